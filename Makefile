@@ -1,0 +1,39 @@
+# make run: install, build the index from corpus/, serve web + API on http://127.0.0.1:8000
+# make test: install and run the whole test suite
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MODEL_DIR := .models/multilingual-e5-small
+INDEX_DIR ?= .index
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: run test install model index serve lint browser clean bench eval
+
+run: install model
+	$(BIN)/directives summary --corpus corpus
+
+$(STAMP): requirements.txt pyproject.toml
+	test -d $(VENV) || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+model: install
+	@test -f $(MODEL_DIR)/model.safetensors || $(BIN)/python -m indexer.embedding.convert_e5 --out $(MODEL_DIR)
+
+lint: install
+	$(BIN)/ruff check .
+
+test: install model
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(INDEX_DIR) .pytest_cache

@@ -1,0 +1,92 @@
+"""Where the body of a directive starts and ends.
+
+Header (issuing body, national motto, number, "V/v", place and date, "Kính gửi" list, the plan's title) and
+footer ("Nơi nhận", signature) are metadata, not tasks; everything between them is body and is kept.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from indexer.textnorm import fold
+
+HEADER_STARTS = (
+    "uy ban nhan dan", "ubnd", "so ", "so:", "cong hoa xa hoi", "doc lap", "v/v", "kinh gui", "ke hoach",
+    "chi thi", "quyet dinh", "huong dan", "thong bao", "cong van", "bo ", "hoi dong nhan dan", "tinh uy",
+    "huyen uy", "dang cong san", "----", "___",
+)
+RE_PLACE_DATE = re.compile(r"^[^,]{2,40},\s*ngay\b")
+RE_TITLE_WORD = re.compile(r"^(ke hoach|chi thi|quyet dinh|huong dan|thong bao|bao cao)$")
+
+
+@dataclass
+class Layout:
+    body_start: int  # first body line index
+    body_end: int  # one past the last body line
+
+
+def _folded_lines(normalised: str) -> list[str]:
+    return [fold(ln).strip().lstrip("#*_ ").strip() for ln in normalised.split("\n")]
+
+
+def _blocks(lines: list[str]) -> list[tuple[int, int]]:
+    """(first, last+1) line ranges of the non-blank blocks."""
+    out, i, n = [], 0, len(lines)
+    while i < n:
+        if not lines[i]:
+            i += 1
+            continue
+        j = i
+        while j < n and lines[j]:
+            j += 1
+        out.append((i, j))
+        i = j
+    return out
+
+
+def find_layout(normalised: str) -> Layout:
+    lines = _folded_lines(normalised)
+    n = len(lines)
+    blocks = _blocks(lines)
+    body_start = 0
+    k = 0
+    while k < len(blocks):
+        a, b = blocks[k]
+        s = lines[a]
+        if s.startswith(("thuc hien", "can cu")) or re.match(r"^(\d|[ivx]+\.)", s):
+            break
+        if s.startswith("kinh gui"):
+            body_start = b
+            k += 1
+            # recipients: following blocks made of list lines (or a single short line)
+            while k < len(blocks):
+                a2, b2 = blocks[k]
+                if all(lines[x].startswith(("-", "+", "•", "*")) for x in range(a2, b2)):
+                    body_start = b2
+                    k += 1
+                    continue
+                break
+            continue
+        if RE_TITLE_WORD.match(s):
+            body_start = b
+            k += 1
+            if b - a == 1 and k < len(blocks):  # the title stands alone: the next block is its subject
+                a2, b2 = blocks[k]
+                s2 = lines[a2]
+                if not s2.startswith(("thuc hien", "can cu")) and b2 - a2 <= 3:
+                    body_start = b2
+                    k += 1
+            continue
+        if s.startswith(HEADER_STARTS) or RE_PLACE_DATE.match(s):
+            body_start = b
+            k += 1
+            continue
+        break
+    body_end = n
+    for j in range(body_start, n):
+        s = lines[j]
+        if s.startswith("noi nhan") or re.match(r"^(tm|kt|tl|q)\.\s", s):
+            body_end = j
+            break
+    return Layout(body_start, body_end)

@@ -1,0 +1,94 @@
+"""The indexer's first stage as one call: a file (or a text) → a parsed ``Directive``.
+
+read bytes → decode → normalise (keeping offsets) → metadata (+ sidecar overrides) → layout → task tree → chunks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from indexer.chunks import make_chunks
+from indexer.layout import find_layout
+from indexer.metadata import extract_metadata
+from indexer.models import Directive, Metadata, ParseError
+from indexer.readers import ReadError, read_document
+from indexer.sidecar import apply_overrides, load_sidecar
+from indexer.structure import parse_body
+from indexer.textnorm import fold, normalize
+
+DOCUMENT_SUFFIXES = {".txt", ".md", ".docx", ".pdf", ".html", ".htm"}
+
+
+def slug(s: str) -> str:
+    """ASCII, lower-case, dash-separated id part: "Cam Lộ 2023" → "cam-lo-2023"."""
+    return re.sub(r"[^a-z0-9]+", "-", fold(s)).strip("-") or "doc"
+
+
+def doc_id_for(path: Path, root: Path | None = None) -> str:
+    rel = path.relative_to(root) if root else Path(path.name)
+    return slug(str(rel.with_suffix("")).replace("/", "-"))
+
+
+def parse_text(original: str, *, doc_id: str, source: str = "", content_hash: str = "", fmt: str = "txt",
+               encoding: str = "utf-8", metadata: Metadata | None = None) -> Directive:
+    """Parse already-decoded text. ``metadata`` (e.g. from a JSONL record) is used instead of extracting one."""
+    norm = normalize(original)
+    meta = metadata if metadata is not None else extract_metadata(norm.text)
+    layout = find_layout(norm.text)
+    units = parse_body(original, norm.text, layout.body_start, layout.body_end)
+    warnings = []
+    if not units:
+        warnings.append("no body found")
+    d = Directive(
+        doc_id=doc_id, source=source, format=fmt, encoding=encoding,
+        content_hash=content_hash or hashlib.sha256(original.encode("utf-8")).hexdigest(),
+        original=original, text=norm.text, offsets=norm.offsets, metadata=meta, units=units, warnings=warnings,
+    )
+    d.chunks = make_chunks(doc_id, units)
+    return d
+
+
+def parse_file(path: Path, *, root: Path | None = None, doc_id: str | None = None) -> Directive:
+    """Parse one document file; raises ``ReadError`` for unreadable input (the message names file and reason)."""
+    raw = read_document(path)
+    d = parse_text(raw.text, doc_id=doc_id or doc_id_for(path, root),
+                   source=str(path.relative_to(root)) if root else str(path),
+                   content_hash=raw.content_hash, fmt=raw.format, encoding=raw.encoding)
+    try:
+        overrides = load_sidecar(path)
+    except ValueError as e:
+        raise ReadError(str(path), f"bad sidecar: {e}") from e
+    if overrides:
+        d.metadata = apply_overrides(d.metadata, overrides)
+    return d
+
+
+def iter_document_files(corpus: Path) -> Iterator[Path]:
+    for p in sorted(corpus.rglob("*")):
+        if p.is_file() and p.suffix.lower() in DOCUMENT_SUFFIXES and not p.name.startswith("."):
+            yield p
+
+
+def parse_corpus(corpus: Path) -> tuple[list[Directive], list[ParseError]]:
+    """Parse every document under ``corpus``; bad files become errors, duplicates (same bytes) are kept once."""
+    docs: list[Directive] = []
+    errors: list[ParseError] = []
+    seen: dict[str, str] = {}
+    for p in iter_document_files(corpus):
+        try:
+            d = parse_file(p, root=corpus)
+        except ReadError as e:
+            errors.append(ParseError(str(p.relative_to(corpus)), e.reason))
+            continue
+        except Exception as e:  # a parser bug must not sink the batch
+            errors.append(ParseError(str(p.relative_to(corpus)), f"cannot parse: {type(e).__name__}: {e}"))
+            continue
+        if d.content_hash in seen:
+            errors.append(ParseError(d.source, f"duplicate of {seen[d.content_hash]} (same content)"))
+            continue
+        seen[d.content_hash] = d.source
+        docs.append(d)
+    return docs, errors
