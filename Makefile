@@ -31,7 +31,13 @@ model: install
 lint: install
 	$(BIN)/ruff check .
 
-test: install model
+# Debian's Chromium for the browser tests (never a downloaded browser); root on CI and dev machines
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core; fi; }
+
+test: install model browser
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 

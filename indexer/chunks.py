@@ -12,6 +12,33 @@ import re
 from indexer.models import Chunk, Unit
 
 LONG_TASK_CHARS = 1200  # ~300 e5 tokens; longer tasks also get item-level chunks
+MAX_LEAF_CHARS = 1400  # a paragraph longer than this (~400 e5 tokens < 512) is split at sentence boundaries
+RE_SENTENCE_END = re.compile(r"(?<=[.!?;…])\s+(?=[\"“(]?[A-ZĐÀ-Ỹ0-9])")
+
+
+def split_sentences_to_fit(text: str, limit: int = MAX_LEAF_CHARS) -> list[str]:
+    """Greedy groups of whole sentences, each ≤ ``limit`` characters (a sentence longer than that is cut at spaces)."""
+    if len(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    cur = ""
+    for sent in RE_SENTENCE_END.split(text):
+        while len(sent) > limit:  # one enormous sentence: cut at the last space before the limit
+            cut = sent.rfind(" ", 0, limit)
+            cut = cut if cut > limit // 2 else limit
+            if cur:
+                parts.append(cur)
+                cur = ""
+            parts.append(sent[:cut].strip())
+            sent = sent[cut:].strip()
+        if cur and len(cur) + 1 + len(sent) > limit:
+            parts.append(cur)
+            cur = sent
+        else:
+            cur = f"{cur} {sent}".strip()
+    if cur:
+        parts.append(cur)
+    return parts
 
 
 def chunk_id(doc_id: str, path: str) -> str:
@@ -58,9 +85,16 @@ def make_chunks(doc_id: str, units: list[Unit]) -> list[Chunk]:
             add(u, headings, "task")
             if len(_text(u)) > LONG_TASK_CHARS:
                 for c in u.children:
-                    add(c, [*headings, label] if label else headings, c.kind)
+                    visit(c, [*headings, label] if label else headings)
             return
-        add(u, headings, u.kind)  # paragraph or item directly under a section, or top-level paragraph
+        # paragraph or item directly under a section, or a top-level paragraph; long ones split into parts
+        pieces = split_sentences_to_fit(_text(u))
+        if len(pieces) == 1:
+            add(u, headings, u.kind)
+            return
+        for i, piece in enumerate(pieces, 1):
+            chunks.append(Chunk(chunk_id(doc_id, f"{u.path} ({i})"), doc_id, f"{u.path} ({i})", headings, piece,
+                                u.kind, u.section_kind, u.agency, u.start, u.end))
 
     for u in units:
         visit(u, [])

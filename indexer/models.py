@@ -52,12 +52,16 @@ class Metadata:
     recipients: list[str] = field(default_factory=list)
     implements: LegalRef | None = None
     references: list[LegalRef] = field(default_factory=list)
+    url: str = ""  # where a record imported from a portal came from
+    given_title: str = ""  # a title supplied with a record; wins over the composed one
     parsed: dict[str, Any] = field(default_factory=dict)  # field -> parsed value, where overridden
     overrides: dict[str, Any] = field(default_factory=dict)  # field -> sidecar value
 
     @property
     def title(self) -> str:
         """Short display title: "Công văn 364/UBND-LĐTBXH — UBND huyện Cam Lộ (2023)"."""
+        if self.given_title:
+            return self.given_title
         head = " ".join(x for x in (self.doc_type, self.number) if x)
         who = self.issuer or self.place
         year = f" ({self.year})" if self.year else ""

@@ -20,6 +20,7 @@ from indexer.structure import parse_body
 from indexer.textnorm import fold, normalize
 
 DOCUMENT_SUFFIXES = {".txt", ".md", ".docx", ".pdf", ".html", ".htm"}
+RECORD_SUFFIXES = {".jsonl"}
 
 
 def slug(s: str) -> str:
@@ -67,9 +68,26 @@ def parse_file(path: Path, *, root: Path | None = None, doc_id: str | None = Non
 
 
 def iter_document_files(corpus: Path) -> Iterator[Path]:
+    """Document and record files under ``corpus`` (sidecars and hidden files are not documents)."""
+    wanted = DOCUMENT_SUFFIXES | RECORD_SUFFIXES
     for p in sorted(corpus.rglob("*")):
-        if p.is_file() and p.suffix.lower() in DOCUMENT_SUFFIXES and not p.name.startswith("."):
+        if p.is_file() and p.suffix.lower() in wanted and not p.name.startswith("."):
             yield p
+
+
+def parse_source(path: Path, root: Path) -> tuple[list[Directive], list[ParseError]]:
+    """One source file → its documents (one for a document file, one per record for .jsonl) and errors."""
+    rel = str(path.relative_to(root))
+    if path.suffix.lower() in RECORD_SUFFIXES:
+        from indexer.jsonl import read_jsonl
+
+        return read_jsonl(path, root=root)
+    try:
+        return [parse_file(path, root=root)], []
+    except ReadError as e:
+        return [], [ParseError(rel, e.reason)]
+    except Exception as e:  # a parser bug must not sink the batch
+        return [], [ParseError(rel, f"cannot parse: {type(e).__name__}: {e}")]
 
 
 def parse_corpus(corpus: Path) -> tuple[list[Directive], list[ParseError]]:
@@ -77,18 +95,18 @@ def parse_corpus(corpus: Path) -> tuple[list[Directive], list[ParseError]]:
     docs: list[Directive] = []
     errors: list[ParseError] = []
     seen: dict[str, str] = {}
+    ids: set[str] = set()
     for p in iter_document_files(corpus):
-        try:
-            d = parse_file(p, root=corpus)
-        except ReadError as e:
-            errors.append(ParseError(str(p.relative_to(corpus)), e.reason))
-            continue
-        except Exception as e:  # a parser bug must not sink the batch
-            errors.append(ParseError(str(p.relative_to(corpus)), f"cannot parse: {type(e).__name__}: {e}"))
-            continue
-        if d.content_hash in seen:
-            errors.append(ParseError(d.source, f"duplicate of {seen[d.content_hash]} (same content)"))
-            continue
-        seen[d.content_hash] = d.source
-        docs.append(d)
+        found, errs = parse_source(p, corpus)
+        errors += errs
+        for d in found:
+            if d.content_hash in seen:
+                errors.append(ParseError(d.source, f"duplicate of {seen[d.content_hash]} (same content)"))
+                continue
+            if d.doc_id in ids:
+                errors.append(ParseError(d.source, f"document id {d.doc_id!r} is already used by another document"))
+                continue
+            seen[d.content_hash] = d.source
+            ids.add(d.doc_id)
+            docs.append(d)
     return docs, errors

@@ -21,6 +21,8 @@ RE_SECTION = re.compile(rf"^(?P<label>{ROMAN})\s*[.)]\s*(?P<rest>\S.*)?$")
 RE_SUBSECTION = re.compile(rf"^(?P<label>{ROMAN}\.\d+)\s*[.)]?\s+(?P<rest>\S.*)$")  # "V.1. Sở Lao động…"
 RE_NUMBERED = re.compile(r"^(?P<label>\d{1,2}(?:\.\d{1,2})*)\s*[.)]\s*(?P<rest>\S.*)?$")
 RE_LETTERED = re.compile(r"^(?P<label>[a-zđ])\s*\)\s*(?P<rest>\S.*)$")
+RE_ARTICLE = re.compile(r"^(?:Điều|ĐIỀU)\s+(?P<label>\d{1,3}[a-z]?)\s*[.:]?\s*(?P<rest>.*)$")  # "Điều 5. …"
+RE_CHAPTER = re.compile(rf"^(?:Chương|CHƯƠNG|Phần|PHẦN)\s+(?P<label>{ROMAN}|\d{{1,2}})\s*[.:]?\s*(?P<rest>.*)$")
 RE_BULLET = re.compile(r"^(?P<label>[-–—+•*▪◦·])\s+(?P<rest>\S.*)$")
 RE_MD_HEADING = re.compile(r"^\s*#{1,6}\s")
 TERMINAL = tuple(".;:!?…\"”’)»")
@@ -60,6 +62,7 @@ def agency_of(heading: str) -> str:
     f = fold(h)
     if not any(f.startswith(s) for s in AGENCY_STARTS):
         return ""
+    h = re.sub(r"\s*[-–]\s*", " - ", h)  # "Lao động- Thương binh" → "Lao động - Thương binh"
     return h.rstrip(":;. ").strip()
 
 
@@ -116,7 +119,8 @@ def _blocks(lines: list[Line]) -> list[Block]:
         if not s:
             flush()
             continue
-        if cur and (RE_BULLET.match(s) or RE_NUMBERED.match(s) or RE_SECTION.match(s) or ln.md_heading):
+        if cur and (RE_BULLET.match(s) or RE_NUMBERED.match(s) or RE_SECTION.match(s) or RE_ARTICLE.match(s)
+                    or RE_CHAPTER.match(s) or ln.md_heading):
             flush()
         cur.append(ln)
     flush()
@@ -138,7 +142,11 @@ def classify(block: Block) -> Block:
     all_bold = all(ln.bold for ln in block.lines)
     md = first.md_heading
     m = RE_SUBSECTION.match(s)
-    if m:
+    if mc := RE_CHAPTER.match(s):
+        block.kind, block.label, rest = "section", mc.group("label"), mc.group("rest") or ""
+    elif ma := RE_ARTICLE.match(s):
+        block.kind, block.label, rest = "task", f"Điều {ma.group('label')}", ma.group("rest") or ""
+    elif m:
         block.kind, block.label, rest = "task", m.group("label"), m.group("rest") or ""
     elif (m := RE_SECTION.match(s)) and m.group("label"):
         block.kind, block.label, rest = "section", m.group("label"), m.group("rest") or ""
@@ -214,7 +222,9 @@ def _depth(label: str, kind: str) -> int:
     if kind == "section":
         return 0
     if re.fullmatch(r"[a-zđ]", label):
-        return 10  # lettered tasks nest under the current numbered task
+        return 10
+    if label.startswith("Điều "):
+        return 1  # lettered tasks nest under the current numbered task
     return 1 + label.count(".")  # "1" → 1, "1.1" → 2; "V.1" → 2 handled below
 
 
@@ -282,6 +292,8 @@ def build_tree(blocks: list[Block]) -> list[Unit]:
             section_path = next((u.path for _, u in stack if u.kind == "section"), "")
             path = _join(section_path, own) if depth != 10 else f"{base}.{own}"
             sk, ag = inherited()
+            if not any(x.kind == "section" for _, x in stack) and "che do bao cao" in fold((b.heading or b.text)[:60]):
+                sk = "reporting"  # "11. Thực hiện chế độ báo cáo:" in a flat list
             agency = agency_of(b.heading) or (agency_of(b.text.split(":", 1)[0]) if ":" in b.text[:160] else "")
             u = Unit("task", b.label, unique(path), b.heading, b.text, b.start, b.end, sk, agency or ag)
             if parent is None:
