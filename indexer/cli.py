@@ -35,7 +35,8 @@ def _print_metadata(meta) -> None:
     if meta.references:
         print("Căn cứ pháp lý:")
         for r in meta.references:
-            print(f"  - {r.kind} {r.number or r.title} {r.date}".rstrip())
+            name = r.title if r.title.startswith(r.kind) else f"{r.kind} {r.number or r.title}"
+            print(f"  - {name} {r.date}".rstrip())
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
@@ -94,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("summary", help="parse a corpus and print a table")
     sp.add_argument("--corpus", default="corpus")
     sp.set_defaults(func=cmd_summary)
+
+    from search_api.cli_commands import add_parsers  # index, search, serve (argparse only: cheap to import)
+
+    add_parsers(sub, DEFAULT_INDEX_DIR)
     return p
 
 

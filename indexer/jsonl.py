@@ -44,7 +44,7 @@ def _validate(rec: object) -> str | None:
         return "missing or empty 'text'"
     if len(text) > MAX_RECORD_TEXT:
         return f"text too long: {len(text):,} characters > {MAX_RECORD_TEXT:,}"
-    for k in META_FIELDS + ("title",):
+    for k in (*META_FIELDS, "title"):
         v = rec.get(k)
         if v is not None and not isinstance(v, str | int):
             return f"field {k!r} must be a string"

@@ -30,15 +30,20 @@ def _folded_lines(normalised: str) -> list[str]:
     return [fold(ln).strip().lstrip("#*_ ").strip() for ln in normalised.split("\n")]
 
 
+RE_BREAK = re.compile(r"^(?:[-+•*]\s|\d{1,2}[.)]\s|[ivx]{1,4}\.\s|thuc hien\b|can cu\b|kinh gui\b|noi nhan\b|so:|v/v\b)")
+
+
 def _blocks(lines: list[str]) -> list[tuple[int, int]]:
-    """(first, last+1) line ranges of the non-blank blocks."""
+    """(first, last+1) line ranges of logical blocks: split at blank lines, and at lines that open a new unit
+    (a PDF text layer or a .docx export often has no blank lines between paragraphs)."""
     out, i, n = [], 0, len(lines)
     while i < n:
         if not lines[i]:
             i += 1
             continue
-        j = i
-        while j < n and lines[j]:
+        j = i + 1
+        while j < n and lines[j] and not RE_BREAK.match(lines[j]) and not RE_PLACE_DATE.match(lines[j]) \
+                and not RE_TITLE_WORD.match(lines[j]):
             j += 1
         out.append((i, j))
         i = j
@@ -62,7 +67,7 @@ def find_layout(normalised: str) -> Layout:
             # recipients: following blocks made of list lines (or a single short line)
             while k < len(blocks):
                 a2, b2 = blocks[k]
-                if all(lines[x].startswith(("-", "+", "•", "*")) for x in range(a2, b2)):
+                if lines[a2].startswith(("-", "+", "•", "*")):
                     body_start = b2
                     k += 1
                     continue

@@ -91,7 +91,11 @@ def parse_source(path: Path, root: Path) -> tuple[list[Directive], list[ParseErr
 
 
 def parse_corpus(corpus: Path) -> tuple[list[Directive], list[ParseError]]:
-    """Parse every document under ``corpus``; bad files become errors, duplicates (same bytes) are kept once."""
+    """Parse every document under ``corpus``; bad files become errors, duplicates are kept once.
+
+    Duplicates are judged on the normalised text, so the same directive saved as .txt and as UTF-16 or .docx
+    is one document; ``content_hash`` (raw bytes) stays the key for incremental re-indexing.
+    """
     docs: list[Directive] = []
     errors: list[ParseError] = []
     seen: dict[str, str] = {}
@@ -100,13 +104,14 @@ def parse_corpus(corpus: Path) -> tuple[list[Directive], list[ParseError]]:
         found, errs = parse_source(p, corpus)
         errors += errs
         for d in found:
-            if d.content_hash in seen:
-                errors.append(ParseError(d.source, f"duplicate of {seen[d.content_hash]} (same content)"))
+            text_hash = hashlib.sha256(d.text.encode("utf-8")).hexdigest()
+            if text_hash in seen:
+                errors.append(ParseError(d.source, f"duplicate of {seen[text_hash]} (same content)"))
                 continue
             if d.doc_id in ids:
                 errors.append(ParseError(d.source, f"document id {d.doc_id!r} is already used by another document"))
                 continue
-            seen[d.content_hash] = d.source
+            seen[text_hash] = d.source
             ids.add(d.doc_id)
             docs.append(d)
     return docs, errors

@@ -168,10 +168,7 @@ def classify(block: Block) -> Block:
         block.text = rest
         return block
     prefix = _bold_prefix(first.orig)
-    if block.kind == "section":
-        block.is_heading = True
-        block.heading, block.text = rest.rstrip(":").strip(), ""
-    elif md or all_bold:
+    if block.kind == "section" or md or all_bold:
         block.is_heading = True
         block.heading, block.text = rest.rstrip(":").strip(), ""
     elif prefix and len(block.lines) >= 1 and prefix.strip() != s:
@@ -287,10 +284,9 @@ def build_tree(blocks: list[Block]) -> list[Unit]:
                     stack.pop()
             parent = container()
             base = parent.path if parent else ""
-            own = label if depth != 10 else label
-            # "1.1" under task "1" keeps its full label; path is section + label
+            # "1.1" under task "1" keeps its full label; path is section + label; "a)" hangs under its task
             section_path = next((u.path for _, u in stack if u.kind == "section"), "")
-            path = _join(section_path, own) if depth != 10 else f"{base}.{own}"
+            path = _join(section_path, label) if depth != 10 else f"{base}.{label}"
             sk, ag = inherited()
             if not any(x.kind == "section" for _, x in stack) and "che do bao cao" in fold((b.heading or b.text)[:60]):
                 sk = "reporting"  # "11. Thực hiện chế độ báo cáo:" in a flat list
