@@ -26,7 +26,7 @@ $(STAMP): requirements.txt pyproject.toml
 install: $(STAMP)
 
 model: install
-	@test -f $(MODEL_DIR)/model.safetensors || $(BIN)/python -m indexer.embedding.convert_e5 --out $(MODEL_DIR)
+	$(BIN)/python -m indexer.embedding.convert_e5 --out $(MODEL_DIR)
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,0 +1,207 @@
+"""The one way the project turns text into vectors.
+
+Everything that embeds (indexing, search, evaluation) goes through :class:`Encoder`, so that passages and
+queries always get the same model, the same e5 prefixes and the same normalisation, and so that an index
+can record :attr:`Encoder.fingerprint` and refuse to be searched with a different model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_MODEL_DIR = REPO_ROOT / ".models" / "multilingual-e5-small"
+MODEL_ENV = "DIRECTIVES_MODEL"
+THREADS_ENV = "DIRECTIVES_THREADS"
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".onnx")
+_FP_CACHE = ".directives_fingerprint.json"
+
+_cache: dict[str, Encoder] = {}
+_lock = threading.Lock()
+
+
+def _hash_file(path: Path, h: hashlib._Hash) -> None:
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+
+
+_VERSION_KEYS = {"__version__", "transformers_version"}
+_NOT_MODEL = {_FP_CACHE, "README.md", "e5_source.json"}  # docs and build records, not behaviour
+
+
+def _strip_versions(obj: object) -> object:
+    if isinstance(obj, dict):
+        return {k: _strip_versions(v) for k, v in obj.items() if k not in _VERSION_KEYS}
+    if isinstance(obj, list):
+        return [_strip_versions(v) for v in obj]
+    return obj
+
+
+def _hash_model_file(path: Path, h: hashlib._Hash) -> None:
+    """JSON configs are hashed without library version stamps, so re-saving with a newer library is not a new model."""
+    if path.suffix == ".json" and path.stat().st_size < 1 << 20:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            pass
+        else:
+            h.update(json.dumps(_strip_versions(data), sort_keys=True).encode())
+            return
+    _hash_file(path, h)
+
+
+def model_fingerprint(model_dir: Path) -> str:
+    """sha256 over the files that define a model (weights, configs, tokenizer), so any change shows.
+
+    Hashing ~500 MB takes a couple of seconds, so the result is cached next to the model, keyed by the files'
+    sizes and mtimes; a stale or foreign cache is simply recomputed.
+    """
+    model_dir = Path(model_dir)
+    files = sorted(p for p in model_dir.rglob("*") if p.is_file() and p.name not in _NOT_MODEL
+                   and not any(part.startswith(".") for part in p.relative_to(model_dir).parts))
+    stamp = [[str(p.relative_to(model_dir)), p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+    cache = model_dir / _FP_CACHE
+    try:
+        saved = json.loads(cache.read_text())
+        if saved["stamp"] == stamp:
+            return str(saved["fingerprint"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    h = hashlib.sha256()
+    for p in files:
+        h.update(str(p.relative_to(model_dir)).encode() + b"\0")
+        _hash_model_file(p, h)
+        h.update(b"\0")
+    fp = h.hexdigest()
+    with contextlib.suppress(OSError):  # read-only model dir: recompute next time
+        cache.write_text(json.dumps({"stamp": stamp, "fingerprint": fp}))
+    return fp
+
+
+def _setup_env() -> None:
+    """No hub access on our machines: fail fast instead of retrying the network. A user's explicit value wins."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _limit_threads() -> None:
+    """The machines have 2 cores shared with the API server and tests; more torch threads only thrash."""
+    import torch
+
+    want = int(os.environ.get(THREADS_ENV, "2"))
+    if torch.get_num_threads() != want:
+        torch.set_num_threads(want)
+
+
+def _resolve(name_or_path: str | None) -> str:
+    if name_or_path is None:
+        name_or_path = os.environ.get(MODEL_ENV) or None
+    if name_or_path is None:
+        from indexer.embedding.convert_e5 import SOURCE_FILE, convert
+
+        if not (DEFAULT_MODEL_DIR / SOURCE_FILE).is_file():  # written last: its presence means a finished build
+            convert(DEFAULT_MODEL_DIR)
+        return str(DEFAULT_MODEL_DIR)
+    p = Path(name_or_path).expanduser()
+    return str(p.resolve()) if p.exists() else name_or_path
+
+
+class Encoder:
+    """A loaded sentence-transformers model with the project's conventions baked in."""
+
+    def __init__(self, model: SentenceTransformer, name: str, local_dir: Path | None) -> None:
+        self._model = model
+        self._name = name
+        self._local_dir = local_dir
+        self._fingerprint: str | None = None
+
+    @classmethod
+    def load(cls, name_or_path: str | None = None) -> Encoder:
+        """Load (once per process) a model: None means $DIRECTIVES_MODEL or the default e5 build (built if missing)."""
+        _setup_env()
+        key = _resolve(name_or_path)
+        with _lock:
+            enc = _cache.get(key)
+            if enc is None:
+                from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()  # "Loading weights" bars on every load are noise in logs
+                _limit_threads()
+                model = SentenceTransformer(key, device="cpu")
+                model.eval()
+                local = Path(key) if Path(key).is_dir() else None
+                enc = _cache[key] = cls(model, key, local)
+            return enc
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def tokenizer(self):
+        """The model's tokenizer, to check that chunks fit ``max_seq_length``."""
+        return self._model.tokenizer
+
+    @property
+    def max_seq_length(self) -> int:
+        return int(self._model.max_seq_length)
+
+    @property
+    def dim(self) -> int:
+        d = self._model.get_embedding_dimension()
+        return int(d) if d else int(self._model.encode(["x"]).shape[1])
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable id of the exact weights+config; an index built with another model must not be searched."""
+        if self._fingerprint is None:
+            if self._local_dir is not None:
+                self._fingerprint = model_fingerprint(self._local_dir)
+            else:
+                self._fingerprint = self._tensor_fingerprint()
+        return self._fingerprint
+
+    def _tensor_fingerprint(self) -> str:
+        """Fallback for models without a directory we can see: hash the loaded parameters and the prompts."""
+        h = hashlib.sha256(json.dumps(self._model.prompts, sort_keys=True).encode())
+        for k, v in sorted(self._model.state_dict().items()):
+            h.update(k.encode())
+            h.update(v.detach().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()
+
+    def _prompt(self, kind: str) -> str | None:
+        """"query"/"passage" prompt name if the model defines a non-empty one; e.g. plain ST models have none."""
+        return kind if self._model.prompts.get(kind) else None
+
+    def _encode(self, texts: list[str], kind: str, batch_size: int, show_progress: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        import torch
+
+        with torch.inference_mode():
+            out = self._model.encode(list(texts), prompt_name=self._prompt(kind), batch_size=batch_size,
+                                     show_progress_bar=show_progress, convert_to_numpy=True,
+                                     normalize_embeddings=True)
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+    def encode_passages(self, texts: list[str], batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
+        """(n, dim) float32, L2-normalised; e5 models get the "passage: " prefix."""
+        return self._encode(texts, "passage", batch_size, show_progress)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """(n, dim) float32, L2-normalised; e5 models get the "query: " prefix."""
+        return self._encode(texts, "query", 32, False)
