@@ -79,7 +79,8 @@ def find_layout(normalised: str) -> Layout:
             if b - a == 1 and k < len(blocks):  # the title stands alone: the next block is its subject
                 a2, b2 = blocks[k]
                 s2 = lines[a2]
-                if not s2.startswith(("thuc hien", "can cu")) and b2 - a2 <= 3:
+                cites = re.match(r"^(thuc hien|can cu)\b.{0,40}\bso\b", s2)  # "Thực hiện Công văn số …" is body
+                if not cites and b2 - a2 <= 3:
                     body_start = b2
                     k += 1
             continue

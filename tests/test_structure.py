@@ -61,6 +61,8 @@ def test_sections_tra_cu_and_cut_off_end(docs):
     assert [(u.path, u.section_kind) for u in d.units if u.kind == "section"] == [("I", "targets"), ("II", "tasks")]
     assert [c.path for c in unit(d, "II").children] == [f"II.{i}" for i in range(1, 10)]
     assert unit(d, "I ¶1").text.startswith("Xây dựng môi trường sống an toàn")
+    # the plan's title lines are header, not body
+    assert unit(d, "¶1").text.startswith("Thực hiện Công văn số 485/SLĐTĐBXH-BTXHTTEBĐG")
     # the document is cut off mid-sentence: the last task keeps what there is
     assert unit(d, "II.9").text.endswith("đô thị văn")
 

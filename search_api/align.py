@@ -1,0 +1,231 @@
+"""One-to-one alignment of the task units of two directives.
+
+Units are the document's chunks: a numbered task (one chunk with its items) or, when a task is long enough to
+have item chunks, its items. Plans differ in granularity (Lạng Sơn's III.1 bundles five topics that Trà Cú
+spreads over five tasks), so each task is used whole or split into its items, whichever aligns better: start
+whole, then split a group when that raises the total matched score. The assignment itself is optimal
+(Hungarian, ``scipy.optimize.linear_sum_assignment``) over a similarity mixing e5 cosine (stored vectors) with
+rapidfuzz token-set similarity on folded text; pairs below a threshold stay unmatched.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+from rapidfuzz import fuzz, process
+from scipy.optimize import linear_sum_assignment
+
+from indexer.models import Chunk
+from indexer.textnorm import fold
+
+_SPLIT_MARKERS = (" • ", " ¶")
+
+
+@dataclass
+class AlignConfig:
+    """Weights of the similarity and the match threshold (tuned on the seeds, see tests/test_align.py).
+
+    e5 cosines of same-domain Vietnamese text sit in a narrow band (≈0.83–0.99), so matches are decided on the
+    margin of a pair over each side's neighbourhood rather than on the raw score (see ``similarity``).
+    """
+
+    w_dense: float = 0.6
+    w_lexical: float = 0.4
+    w_token_sort: float = 0.3  # share of token-sort in the lexical similarity (the rest is token-set)
+    k: int = 3  # neighbourhood size of the margin
+    threshold: float = 0.02  # a pair whose margin is below this is not a match
+    split_gain: float = 0.02  # splitting a task into items must raise the objective by at least this much
+
+
+@dataclass
+class AlignUnit:
+    """One alignable unit: a whole task (or paragraph) or one item of a split task."""
+
+    chunk_id: str
+    doc_id: str
+    path: str
+    heading: str
+    text: str
+    kind: str
+    group: int  # index of the group (task) it belongs to
+    is_item: bool = False
+
+    def to_dict(self) -> dict[str, str]:
+        return {"chunk_id": self.chunk_id, "doc_id": self.doc_id, "path": self.path, "heading": self.heading,
+                "text": self.text, "kind": self.kind}
+
+
+@dataclass
+class UnitGroup:
+    """A task chunk with its item chunks (empty when the task is short or has none)."""
+
+    whole: int  # index into DocUnits.units
+    items: list[int] = field(default_factory=list)
+
+
+@dataclass
+class DocUnits:
+    """A document's candidate units, their vectors and folded texts (cached per service)."""
+
+    doc_id: str
+    units: list[AlignUnit]
+    groups: list[UnitGroup]
+    vectors: np.ndarray  # (len(units), dim), L2-normalised
+    folded: list[str]
+
+    def chosen(self, split: set[int]) -> list[int]:
+        """Unit indices when the groups in ``split`` are used as items, the others whole, in document order."""
+        out: list[int] = []
+        for gi, g in enumerate(self.groups):
+            out += g.items if gi in split and g.items else [g.whole]
+        return out
+
+
+@dataclass
+class AlignedPair:
+    a: int  # unit index in DocUnits a
+    b: int
+    similarity: float  # combined score
+    margin: float  # how much the pair stands out from both neighbourhoods (what the matching maximises)
+    dense: float
+    lexical: float
+
+
+@dataclass
+class Alignment:
+    a: DocUnits
+    b: DocUnits
+    pairs: list[AlignedPair]  # in document A's order
+    only_a: list[int]
+    only_b: list[int]
+
+
+def fold_key(text: str) -> str:
+    """Lower-case, diacritic-free, punctuation-free text: what the lexical similarity compares."""
+    return " ".join(re.findall(r"[^\W_]+", fold(text.lower())))
+
+
+def is_alignable(c: Chunk) -> bool:
+    """Tasks, items and body paragraphs; not section headings."""
+    return c.kind in ("task", "item", "paragraph") and bool(c.text.strip())
+
+
+def group_chunks(chunks: list[Chunk]) -> list[tuple[Chunk, list[Chunk]]]:
+    """(task chunk, its item chunks) in document order; an item chunk follows its task chunk in ``chunks``."""
+    out: list[tuple[Chunk, list[Chunk]]] = []
+    for c in chunks:
+        if not is_alignable(c):
+            continue
+        if out and out[-1][0].kind == "task" and any(c.path.startswith(out[-1][0].path + m) for m in _SPLIT_MARKERS):
+            out[-1][1].append(c)
+            continue
+        out.append((c, []))
+    return out
+
+
+def build_units(doc_id: str, chunks: list[Chunk], headings: dict[str, str], vectors: dict[str, np.ndarray],
+                ) -> DocUnits:
+    """Candidate units of one document; ``headings`` maps a unit path to its own heading line."""
+    units: list[AlignUnit] = []
+    groups: list[UnitGroup] = []
+    for task, items in group_chunks(chunks):
+        gi = len(groups)
+        g = UnitGroup(len(units))
+        units.append(AlignUnit(task.chunk_id, doc_id, task.path, headings.get(task.path, ""), task.text,
+                               task.kind, gi))
+        if len(items) >= 2:  # a single item is the task itself
+            for it in items:
+                g.items.append(len(units))
+                units.append(AlignUnit(it.chunk_id, doc_id, it.path, headings.get(it.path, ""), it.text,
+                                       it.kind, gi, is_item=True))
+        groups.append(g)
+    vecs = np.stack([vectors[u.chunk_id] for u in units]) if units else np.zeros((0, 1), dtype="float32")
+    return DocUnits(doc_id, units, groups, vecs.astype("float32"), [fold_key(u.text) for u in units])
+
+
+def _group_max(sim: np.ndarray, groups: list[UnitGroup]) -> np.ndarray:
+    """(rows, n_groups): each row's best similarity to any unit (whole or item) of each group."""
+    cols = [sim[:, [g.whole, *g.items]].max(axis=1) for g in groups]
+    return np.stack(cols, axis=1) if cols else np.zeros((sim.shape[0], 0), dtype=sim.dtype)
+
+
+def _neighbourhood(gm: np.ndarray, k: int) -> np.ndarray:
+    """Mean of each row's ``k`` best group similarities: how similar it is to the other document overall."""
+    if gm.shape[1] == 0:
+        return np.zeros(gm.shape[0], dtype=gm.dtype)
+    k = max(1, min(k, gm.shape[1]))
+    return -np.sort(-gm, axis=1)[:, :k].mean(axis=1)
+
+
+def _lexical(a: list[str], b: list[str], cfg: AlignConfig) -> np.ndarray:
+    """Token-set similarity (robust to reordering and to one side adding clauses), tempered by token-sort
+    similarity: token-set alone scores a short text 1.0 against any long text that contains its words."""
+    def run(scorer) -> np.ndarray:
+        return process.cdist(a, b, scorer=scorer, dtype=np.float32, workers=1) / 100.0
+
+    w = cfg.w_token_sort
+    out = run(fuzz.token_set_ratio) * (1 - w)
+    return out + run(fuzz.token_sort_ratio) * w if w else out
+
+
+def similarity(a: DocUnits, b: DocUnits, cfg: AlignConfig) -> tuple[np.ndarray, ...]:
+    """(combined, margin, dense cosine, lexical 0..1) matrices over all candidate units of a × b.
+
+    Everything in these plans is about children, so raw similarities are uniformly high; what marks a real
+    counterpart is standing out from the rest (CSLS, Conneau et al. 2018): margin = 2·s − r_a − r_b, where r
+    is a unit's mean similarity to its ``k`` nearest groups on the other side.
+    """
+    if not a.units or not b.units:
+        z = np.zeros((len(a.units), len(b.units)), dtype="float32")
+        return z, z, z, z
+    dense = a.vectors @ b.vectors.T
+    lex = _lexical(a.folded, b.folded, cfg)
+    combined = (cfg.w_dense * dense + cfg.w_lexical * lex) / (cfg.w_dense + cfg.w_lexical)
+    r_a = _neighbourhood(_group_max(combined, b.groups), cfg.k)
+    r_b = _neighbourhood(_group_max(combined.T, a.groups), cfg.k)
+    margin = 2 * combined - r_a[:, None] - r_b[None, :]
+    f = np.float32
+    return combined.astype(f), margin.astype(f), dense.astype(f), lex.astype(f)
+
+
+def _assign(sim: np.ndarray, rows: list[int], cols: list[int], threshold: float) -> tuple[float, list[tuple[int, int]]]:
+    """Optimal one-to-one matching of ``rows`` × ``cols`` maximising the total margin above ``threshold``."""
+    if not rows or not cols:
+        return 0.0, []
+    gain = np.maximum(sim[np.ix_(rows, cols)] - threshold, 0.0)
+    r, c = linear_sum_assignment(gain, maximize=True)
+    pairs = [(rows[i], cols[j]) for i, j in zip(r, c, strict=True) if gain[i, j] > 0]
+    return float(gain[r, c].sum()), pairs
+
+
+def align(a: DocUnits, b: DocUnits, cfg: AlignConfig | None = None) -> Alignment:
+    """Align two documents' units one-to-one, choosing per task whether its items align better than the whole."""
+    cfg = cfg or AlignConfig()
+    sim, margin, dense, lex = similarity(a, b, cfg)
+    split_a: set[int] = set()
+    split_b: set[int] = set()
+    best, pairs = _assign(margin, a.chosen(split_a), b.chosen(split_b), cfg.threshold)
+    candidates = [("a", gi) for gi, g in enumerate(a.groups) if g.items] + \
+                 [("b", gi) for gi, g in enumerate(b.groups) if g.items]
+    for _ in range(2):  # two passes: a split on one side can make a split on the other worthwhile
+        changed = False
+        for side, gi in candidates:
+            sa, sb = set(split_a), set(split_b)
+            target = sa if side == "a" else sb
+            target ^= {gi}  # try toggling this group
+            score, p = _assign(margin, a.chosen(sa), b.chosen(sb), cfg.threshold)
+            if score > best + cfg.split_gain:
+                best, pairs, split_a, split_b, changed = score, p, sa, sb, True
+        if not changed:
+            break
+    pairs.sort(key=lambda x: x[0])
+    matched_a = {i for i, _ in pairs}
+    matched_b = {j for _, j in pairs}
+    return Alignment(
+        a, b,
+        [AlignedPair(i, j, float(sim[i, j]), float(margin[i, j]), float(dense[i, j]), float(lex[i, j])) for i, j in pairs],
+        [i for i in a.chosen(split_a) if i not in matched_a],
+        [j for j in b.chosen(split_b) if j not in matched_b],
+    )
