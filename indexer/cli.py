@@ -99,6 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     from search_api.cli_commands import add_parsers  # index, search, serve (argparse only: cheap to import)
 
     add_parsers(sub, DEFAULT_INDEX_DIR)
+
+    from search_api.cli_compare import add_parsers as add_compare_parsers  # compare, evolve (argparse only)
+
+    add_compare_parsers(sub, DEFAULT_INDEX_DIR)
+
+    from eval.cli_eval import add_parser as add_eval_parser  # eval (argparse only)
+
+    add_eval_parser(sub, DEFAULT_INDEX_DIR)
     return p
 
 

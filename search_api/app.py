@@ -1,0 +1,108 @@
+"""The FastAPI app: JSON search API (here) plus the compare and web routers (included when present).
+
+Bad input is always a 4xx with a JSON ``detail`` message; the index is opened once and injected with
+``Depends(get_service)`` so tests and other routers share the same service.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from search_api.schemas import ChunkOut, DocumentOut, DocumentSummary, ErrorOut, SearchFilters, SearchResponse
+from search_api.service import MAX_K, MAX_QUERY_CHARS, ModelMismatch, NotFound, SearchService
+
+OPTIONAL_ROUTERS = ("search_api.routes_compare", "web.routes")  # modules exposing ``router``
+
+
+def get_service(request: Request) -> SearchService:
+    svc: SearchService = request.app.state.service
+    svc.refresh()  # picks up a rebuilt index (cheap: reads CURRENT at most once a second)
+    return svc
+
+
+Service = Annotated[SearchService, Depends(get_service)]
+ERRORS = {400: {"model": ErrorOut}, 404: {"model": ErrorOut}, 422: {"description": "invalid parameter"}}
+
+router = APIRouter(prefix="/api", tags=["search"])
+
+
+@router.get("/search", response_model=SearchResponse, responses=ERRORS)
+def search(
+    svc: Service,
+    q: Annotated[str, Query(max_length=MAX_QUERY_CHARS, description="query, with or without diacritics")],
+    k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
+    offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
+    province: str | None = None,
+    place: str | None = None,
+    level: str | None = None,
+    doc_type: str | None = None,
+    year_from: Annotated[int | None, Query(ge=1900, le=2200)] = None,
+    year_to: Annotated[int | None, Query(ge=1900, le=2200)] = None,
+    section: str | None = None,
+    agency: str | None = None,
+) -> SearchResponse:
+    """Hybrid (BM25 + e5) search over task chunks, with filters; highlights are offsets into each text."""
+    if not q.strip():
+        raise HTTPException(400, "empty query: q must contain some text")
+    try:
+        filters = SearchFilters(province=province, place=place, level=level, doc_type=doc_type,
+                                year_from=year_from, year_to=year_to, section=section, agency=agency)
+    except ValidationError as e:
+        raise HTTPException(400, "; ".join(err["msg"] for err in e.errors())) from None
+    return svc.search(q, k=k, offset=offset, filters=filters)
+
+
+@router.get("/documents", response_model=list[DocumentSummary])
+def documents(svc: Service) -> list[DocumentSummary]:
+    """Every indexed document with its metadata."""
+    return svc.documents()
+
+
+@router.get("/documents/{doc_id}", response_model=DocumentOut, responses=ERRORS)
+def document(doc_id: str, svc: Service) -> DocumentOut:
+    """One document's metadata and numbered-task tree."""
+    d = svc.document(doc_id)
+    data = d.to_dict()
+    return DocumentOut(title=d.metadata.title, **data)
+
+
+@router.get("/chunks/{chunk_id}", response_model=ChunkOut, responses=ERRORS)
+def chunk(chunk_id: str, svc: Service) -> ChunkOut:
+    """One retrieval chunk (a task or an item) with its document's metadata."""
+    c = svc.chunk(chunk_id)
+    return ChunkOut(**c.to_dict(), document=svc.document_summary(c.doc_id))
+
+
+def _json_error(status: int):
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+    return handler
+
+
+def create_app(index_dir: Path | str, *, service: SearchService | None = None) -> FastAPI:
+    """The whole application over the index in ``index_dir`` (or an already opened ``service``)."""
+    app = FastAPI(title="directives", description="Tìm kiếm, đối chiếu văn bản chỉ đạo — JSON API",
+                  version="0.1.0", docs_url="/docs")
+    app.state.index_dir = Path(index_dir)
+    app.state.service = service or SearchService.open(index_dir)
+    app.add_exception_handler(NotFound, _json_error(404))
+    app.add_exception_handler(ValueError, _json_error(400))
+    app.add_exception_handler(ModelMismatch, _json_error(409))
+    app.include_router(router)
+
+    # ---- other routers: compare (search_api/routes_compare.py) and web pages (web/routes.py) ----
+    for name in OPTIONAL_ROUTERS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name == name:
+                continue  # not written yet
+            raise
+        app.include_router(module.router)
+    return app

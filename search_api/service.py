@@ -1,0 +1,227 @@
+"""The one Python API over the index. Web pages and compare features call this, never SQLite or FAISS."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from indexer.models import Chunk, Directive
+from indexer.store import IndexNotFound, IndexStore, StoredChunk, current_generation
+from search_api.retrieve import FusionConfig, Mode, Vocabulary, allowed_rowids, highlight_spans, retrieve
+from search_api.schemas import (
+    DocumentSummary,
+    ResultDocument,
+    SearchFilters,
+    SearchResponse,
+    SearchResult,
+)
+
+__all__ = ["IndexNotFound", "ModelMismatch", "NotFound", "SearchService"]
+
+MAX_QUERY_CHARS = 1000
+MAX_K = 100
+FACETS = ("province", "year", "level", "doc_type", "section", "agency")
+
+
+class NotFound(KeyError):
+    """Unknown document or chunk id."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "not found"
+
+
+class ModelMismatch(RuntimeError):
+    """The index was embedded with another model than the one asked for; searching it would be silently wrong."""
+
+
+class SearchService:
+    def __init__(self, store: IndexStore, *, model: str | None = None, fusion: FusionConfig | None = None):
+        self.fusion = fusion or FusionConfig()
+        self._encoder = None
+        self._encoder_lock = threading.Lock()
+        self._requested_model = model or os.environ.get("DIRECTIVES_MODEL") or None
+        self._use(store)
+        self._checked_at = time.monotonic()
+
+    def _use(self, store: IndexStore) -> None:
+        self.store = store
+        self.vocab = Vocabulary(store.con)
+        self._docs = store.documents()
+        self._doc_by_id = {d["doc_id"]: d for d in self._docs}
+        self._check_model_name()
+
+    def refresh(self, min_interval: float = 1.0) -> bool:
+        """Switch to a newer generation if ``directives index`` published one (a server needs no restart).
+
+        Chunk rowids are never reused across generations, so a request straddling the switch stays coherent.
+        """
+        now = time.monotonic()
+        if now - self._checked_at < min_interval:
+            return False
+        self._checked_at = now
+        gen = current_generation(self.store.gen_dir.parent)
+        if gen is None or gen == self.store.gen_dir:
+            return False
+        new = IndexStore.open(self.store.gen_dir.parent)
+        old_fp = self.store.meta.get("fingerprint")
+        self._use(new)
+        if new.meta.get("fingerprint") != old_fp:
+            self._encoder = None  # re-checked against the new index on next use
+        return True
+
+    @classmethod
+    def open(cls, index_dir: Path | str, *, model: str | None = None,
+             fusion: FusionConfig | None = None) -> SearchService:
+        """Open the live generation of ``index_dir``; raises IndexNotFound / ModelMismatch with a clear message."""
+        return cls(IndexStore.open(index_dir), model=model, fusion=fusion)
+
+    # --- model ------------------------------------------------------------------------------------------
+    def _check_model_name(self) -> None:
+        req = self._requested_model
+        if req is None:
+            return
+        meta = self.store.meta
+        known = {meta.get("model", ""), meta.get("model_spec", "")} - {""}
+        p = Path(req).expanduser()
+        names = {req, str(p.resolve())} if p.exists() else {req}
+        if not names & known:
+            raise ModelMismatch(f"index {self.store.gen_dir.parent} was built with model "
+                                f"{meta.get('model')!r}, but model {req!r} was requested; rebuild the index "
+                                f"with --model {req!r} or search without --model / DIRECTIVES_MODEL")
+
+    @property
+    def encoder(self):
+        """The index's own model, loaded on first use and checked against the index's fingerprint."""
+        if self._encoder is None:
+            with self._encoder_lock:
+                if self._encoder is None:
+                    from indexer.embedding.encoder import Encoder
+
+                    meta = self.store.meta
+                    name = self._requested_model or meta.get("model") or None
+                    if name and not self._requested_model and not Path(name).exists():
+                        name = meta.get("model_spec") or None  # index moved: the same spec resolves here
+                    enc = Encoder.load(name)
+                    if enc.fingerprint != meta.get("fingerprint") or enc.dim != self.store.dim:
+                        raise ModelMismatch(
+                            f"index {self.store.gen_dir.parent} was built with model {meta.get('model')!r} "
+                            f"(fingerprint {meta.get('fingerprint', '')[:12]}, dim {self.store.dim}) but "
+                            f"{enc.name!r} (fingerprint {enc.fingerprint[:12]}, dim {enc.dim}) was loaded; "
+                            "rebuild the index with this model")
+                    self._encoder = enc
+        return self._encoder
+
+    def _encode_query(self, text: str) -> np.ndarray:
+        return self.encoder.encode_queries([text])[0]
+
+    # --- search -----------------------------------------------------------------------------------------
+    def _result_document(self, doc_id: str) -> ResultDocument:
+        d = self._doc_by_id[doc_id]
+        return ResultDocument(doc_id=doc_id, title=d["title"] or "", place=d["place"] or "",
+                              province=d["province"] or "", level=d["level"] or "",
+                              doc_type=d["doc_type"] or "", number=d["number"] or "", date=d["date"] or "",
+                              year=d["year"], issuer=d["issuer"] or "")
+
+    def search(self, q: str, k: int = 10, offset: int = 0, filters: SearchFilters | None = None,
+               mode: Mode = "hybrid") -> SearchResponse:
+        """Ranked results ``offset .. offset+k`` and the size of the matching set; ValueError on bad input."""
+        q = (q or "").strip()
+        if not q:
+            raise ValueError("empty query")
+        if len(q) > MAX_QUERY_CHARS:
+            raise ValueError(f"query too long: {len(q)} characters > {MAX_QUERY_CHARS}")
+        if not 1 <= k <= MAX_K:
+            raise ValueError(f"k must be between 1 and {MAX_K}")
+        if offset < 0:
+            raise ValueError("offset must be ≥ 0")
+        allowed = allowed_rowids(self.store, filters, self._docs)
+        r = retrieve(self.store, self.vocab, q, allowed=allowed, encode_query=self._encode_query, mode=mode,
+                     need=offset + k, cfg=self.fusion)
+        page = r.hits[offset:offset + k]
+        results = []
+        for h in page:
+            c = h.chunk.chunk
+            results.append(SearchResult(
+                chunk_id=c.chunk_id, doc_id=c.doc_id, text=c.text, path=c.path, headings=c.headings,
+                score=round(h.score, 6), highlights=highlight_spans(c.text, r.plan),
+                document=self._result_document(c.doc_id)))
+        return SearchResponse(query=q, total=len(r.hits), results=results)
+
+    def facets(self, q: str | None = None, filters: SearchFilters | None = None) -> dict[str, list[tuple[str, int]]]:
+        """Counts of matching chunks per facet value (most frequent first), for the web's filter sidebar."""
+        allowed = allowed_rowids(self.store, filters, self._docs)
+        if q and q.strip():
+            r = retrieve(self.store, self.vocab, q.strip()[:MAX_QUERY_CHARS], allowed=allowed,
+                         encode_query=self._encode_query, cfg=self.fusion)
+            chunks = [h.chunk.chunk for h in r.hits]
+        else:
+            chunks = [s.chunk for s in self.store.iter_chunks() if allowed is None or s.rowid in allowed]
+        counts: dict[str, Counter[str]] = {f: Counter() for f in FACETS}
+        for c in chunks:
+            d = self._doc_by_id[c.doc_id]
+            for f, v in (("province", d["province"]), ("year", d["year"]), ("level", d["level"]),
+                         ("doc_type", d["doc_type"]), ("section", c.section_kind), ("agency", c.agency)):
+                if v not in (None, ""):
+                    counts[f][str(v)] += 1
+        return {f: sorted(cnt.items(), key=lambda x: (-x[1], x[0])) for f, cnt in counts.items()}
+
+    # --- documents and chunks ---------------------------------------------------------------------------
+    def documents(self) -> list[DocumentSummary]:
+        return [DocumentSummary(**self._result_document(d["doc_id"]).model_dump(), source=d["source"],
+                                province_current=d["province_current"] or "", subject=d["subject"] or "",
+                                n_chunks=d["n_chunks"]) for d in self._docs]
+
+    def document(self, doc_id: str) -> Directive:
+        d = self.store.document(doc_id)
+        if d is None:
+            raise NotFound(f"no document {doc_id!r}")
+        return d
+
+    def document_summary(self, doc_id: str) -> ResultDocument:
+        if doc_id not in self._doc_by_id:
+            raise NotFound(f"no document {doc_id!r}")
+        return self._result_document(doc_id)
+
+    def chunk(self, chunk_id: str) -> Chunk:
+        s = self.store.chunk(chunk_id)
+        if s is None:
+            raise NotFound(f"no chunk {chunk_id!r}")
+        return s.chunk
+
+    def chunks_of(self, doc_id: str) -> list[Chunk]:
+        if doc_id not in self._doc_by_id:
+            raise NotFound(f"no document {doc_id!r}")
+        return [s.chunk for s in self.store.chunks_of(doc_id)]
+
+    def chunk_vectors(self, chunk_ids: list[str]) -> np.ndarray:
+        """Stored (n, dim) vectors of the chunks, in the given order; NotFound for an unknown id."""
+        rowids = self.store.rowids_of(chunk_ids)
+        for c, r in zip(chunk_ids, rowids, strict=True):
+            if r is None:
+                raise NotFound(f"no chunk {c!r}")
+        return self.store.vectors([r for r in rowids if r is not None])
+
+    def similar_chunks(self, vector: np.ndarray, k: int = 10,
+                       exclude_doc: str | None = None) -> list[tuple[Chunk, float]]:
+        """Nearest stored chunks to a vector by cosine (optionally outside one document), best first."""
+        want = k + (len(self.chunks_of(exclude_doc)) if exclude_doc and exclude_doc in self._doc_by_id else 0)
+        want = min(want, self.store.faiss.ntotal)
+        if want <= 0:
+            return []
+        dist, ids = self.store.faiss.search(np.asarray(vector, dtype="float32").reshape(1, -1), want)
+        found = self.store.chunks_by_rowid(int(i) for i in ids[0] if i >= 0)
+        out = []
+        for d, i in zip(dist[0], ids[0], strict=True):
+            s: StoredChunk | None = found.get(int(i))
+            if s is None or (exclude_doc and s.chunk.doc_id == exclude_doc):
+                continue
+            out.append((s.chunk, float(d)))
+        return out[:k]
+
+    def close(self) -> None:
+        self.store.close()
