@@ -14,7 +14,21 @@ export TRANSFORMERS_OFFLINE := 1
 .PHONY: run test install model index serve lint browser clean bench eval
 
 run: install model
-	$(BIN)/directives summary --corpus corpus
+	$(BIN)/directives index --corpus corpus --index-dir $(INDEX_DIR)
+	$(BIN)/directives serve --index-dir $(INDEX_DIR) --host $(HOST) --port $(PORT)
+
+index: install model
+	$(BIN)/directives index --corpus corpus --index-dir $(INDEX_DIR)
+
+serve: install
+	$(BIN)/directives serve --index-dir $(INDEX_DIR) --host $(HOST) --port $(PORT)
+
+eval: install model
+	$(BIN)/directives index --corpus corpus --index-dir $(INDEX_DIR)
+	$(BIN)/directives eval --gold eval/gold.json --index-dir $(INDEX_DIR)
+
+bench: install model
+	$(BIN)/python -m eval.bench --sizes 1k,10k,100k
 
 $(STAMP): requirements.txt pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)

@@ -232,6 +232,18 @@ class IndexStore:
                 out[r["rowid"]] = _chunk_row(r)
         return out
 
+    def facet_rows(self, rowids: Iterable[int] | None = None) -> list[tuple[str, str, str]]:
+        """(doc_id, section_kind, agency) per chunk, without loading texts: facet counts over large sets."""
+        if rowids is None:
+            return [tuple(r) for r in self.con.execute("SELECT doc_id, section_kind, agency FROM chunks")]
+        ids = list(dict.fromkeys(int(i) for i in rowids))
+        out: list[tuple[str, str, str]] = []
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            q = f"SELECT doc_id, section_kind, agency FROM chunks WHERE rowid IN ({','.join('?' * len(part))})"
+            out += [tuple(r) for r in self.con.execute(q, part)]
+        return out
+
     def chunks_of(self, doc_id: str) -> list[StoredChunk]:
         rows = self.con.execute(f"SELECT {CHUNK_COLS} FROM chunks WHERE doc_id = ? ORDER BY ord", (doc_id,))
         return [_chunk_row(r) for r in rows]

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 from pydantic import BaseModel
+from rapidfuzz.distance import Indel
 
-from indexer.textnorm import fold
+from indexer.textnorm import fold, normalize_text, tokenize
 from search_api.compare import CompareUnit, doc_units, unit_out
 from search_api.redline import Redline, redline
 from search_api.schemas import ResultDocument
@@ -76,6 +77,10 @@ def _unit(svc: SearchService, doc_id: str, chunk_id: str) -> CompareUnit:
     return CompareUnit(chunk_id=c.chunk_id, doc_id=c.doc_id, path=c.path, heading="", text=c.text, kind=c.kind)
 
 
+def _tokens(text: str) -> list[str]:
+    return [t.text for t in tokenize(normalize_text(text))]
+
+
 def evolution(svc: SearchService, q: str | None = None, chunk_id: str | None = None) -> Evolution:
     """The theme's entries in year, place order; exactly one of ``q`` / ``chunk_id`` (ValueError otherwise)."""
     q = (q or "").strip() or None
@@ -88,21 +93,28 @@ def evolution(svc: SearchService, q: str | None = None, chunk_id: str | None = N
         rows.append((doc.year or 0, fold(doc.place).lower(), doc, _unit(svc, doc_id, cid), score))
     rows.sort(key=lambda r: (r[0], r[1]))
     entries: list[EvolutionEntry] = []
+    tokens: list[list[str]] = []
     for year, place, doc, unit, score in rows:
-        earlier = [e for e in entries if (e.document.year or 0) < year]
+        n_earlier = sum(1 for x in entries if (x.document.year or 0) < year)
+        earlier = entries[:n_earlier]  # rows are sorted by year, so the earlier ones are a prefix
+        toks = _tokens(unit.text)
         e = EvolutionEntry(document=doc, unit=unit, score=round(score, 4), first_seen=doc.year)
         if earlier:
-            sims = [redline(p.unit.text, unit.text) for p in earlier]
+            # the redline's similarity (2·matched tokens / all tokens) via Indel on token lists: fast enough
+            # to compare with every earlier entry; the full redline is computed once, for the chosen one
+            sims = [Indel.normalized_similarity(t, toks) for t in tokens[:n_earlier]]
             same_place = [k for k, p in enumerate(earlier) if fold(p.document.place).lower() == place]
             if same_place:
                 k, reason = same_place[-1], "same place"
             else:
-                k, reason = max(range(len(earlier)), key=lambda k: sims[k].similarity), "most similar earlier"
+                k, reason = max(range(len(earlier)), key=lambda k: sims[k]), "most similar earlier"
+            rl = redline(earlier[k].unit.text, unit.text)
             e.previous, e.previous_reason = earlier[k].unit, reason
-            e.redline, e.text_similarity = sims[k], round(sims[k].similarity, 4)
-            same = [p.first_seen for p, r in zip(earlier, sims, strict=True)
-                    if r.similarity >= SAME_WORDING and p.first_seen is not None]
+            e.redline, e.text_similarity = rl, round(rl.similarity, 4)
+            same = [p.first_seen for p, sim in zip(earlier, sims, strict=True)
+                    if sim >= SAME_WORDING and p.first_seen is not None]
             if same:
                 e.first_seen = min(same)
         entries.append(e)
+        tokens.append(toks)
     return Evolution(query=q, chunk_id=chunk_id if q is None else None, entries=entries)

@@ -294,11 +294,48 @@ def retrieve(store: IndexStore, vocab: Vocabulary, q: str, *, allowed: set[int] 
         hits = [Hit(i, s, 0.0, s) for i, s in sorted(dense.items(), key=lambda x: (-x[1], x[0]))]
     else:
         hits = fuse(lex, dense, cfg)
-    chunks = store.chunks_by_rowid(h.rowid for h in hits)
-    for h in hits:
-        h.chunk = chunks.get(h.rowid)
-    hits = dedupe([h for h in hits if h.chunk is not None], cfg.dedup_ratio)
-    return Retrieval(plan, diversify(hits, cfg.doc_decay))
+    return Retrieval(plan, top_hits(store, hits, need, cfg))
+
+
+def top_hits(store: IndexStore, hits: list[Hit], need: int, cfg: FusionConfig, batch: int = 64) -> list[Hit]:
+    """The best ``need`` hits after de-duplication and diversification, loading chunks lazily.
+
+    Candidates arrive sorted by fused score and diversification only lowers scores, so once ``need``
+    results are held whose diversified score beats the next candidate's raw score, nothing later can
+    overtake them: the rest of a 1,000-candidate pool is never read from SQLite or compared.
+    Every candidate is kept (without text) beyond that point so ``len()`` still counts the pool.
+    """
+    kept: list[Hit] = []
+    shown: dict[str, list[str]] = {}
+    i = 0
+    while i < len(hits):
+        part = hits[i:i + batch]
+        i += batch
+        chunks = store.chunks_by_rowid(h.rowid for h in part)
+        for h in part:
+            h.chunk = chunks.get(h.rowid)
+            if h.chunk is None:
+                continue
+            c = h.chunk.chunk
+            prior = shown.setdefault(c.doc_id, [])
+            norm = " ".join(c.text.split())
+            if any(_same_passage(norm, p, cfg.dedup_ratio) for p in prior):
+                continue
+            prior.append(norm)
+            kept.append(h)
+        if len(kept) >= need and i < len(hits):
+            ranked = diversify([Hit(h.rowid, h.score, chunk=h.chunk) for h in kept], cfg.doc_decay)
+            if ranked[need - 1].score >= hits[i].score:
+                rest = hits[i:]
+                break
+    else:
+        rest = []
+    return diversify(kept, cfg.doc_decay) + _unloaded(rest)
+
+
+def _unloaded(rest: list[Hit]) -> list[Hit]:
+    """Placeholders for candidates past the cut: counted in the total, never shown."""
+    return [Hit(h.rowid, -1.0) for h in rest]
 
 
 def diversify(hits: list[Hit], decay: float) -> list[Hit]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ from search_api.schemas import (
 __all__ = ["IndexNotFound", "ModelMismatch", "NotFound", "SearchService"]
 
 MAX_QUERY_CHARS = 1000
+QUERY_CACHE_SIZE = 2048
 MAX_K = 100
 FACETS = ("province", "year", "level", "doc_type", "section", "agency")
 
@@ -44,6 +45,8 @@ class SearchService:
         self.fusion = fusion or FusionConfig()
         self._encoder = None
         self._encoder_lock = threading.Lock()
+        self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._qcache_lock = threading.Lock()
         self._requested_model = model or os.environ.get("DIRECTIVES_MODEL") or None
         self._use(store)
         self._checked_at = time.monotonic()
@@ -117,7 +120,20 @@ class SearchService:
         return self._encoder
 
     def _encode_query(self, text: str) -> np.ndarray:
-        return self.encoder.encode_queries([text])[0]
+        """Query vectors are cached: paging, facets and the JSON twin of a page re-ask the same query,
+        and encoding (~40 ms on 2 CPU cores) is most of a search's time."""
+        with self._qcache_lock:
+            v = self._qcache.get(text)
+            if v is not None:
+                self._qcache.move_to_end(text)
+                return v
+        v = self.encoder.encode_queries([text])[0]
+        v.setflags(write=False)
+        with self._qcache_lock:
+            self._qcache[text] = v
+            if len(self._qcache) > QUERY_CACHE_SIZE:
+                self._qcache.popitem(last=False)
+        return v
 
     # --- search -----------------------------------------------------------------------------------------
     def _result_document(self, doc_id: str) -> ResultDocument:
@@ -158,14 +174,14 @@ class SearchService:
         if q and q.strip():
             r = retrieve(self.store, self.vocab, q.strip()[:MAX_QUERY_CHARS], allowed=allowed,
                          encode_query=self._encode_query, cfg=self.fusion)
-            chunks = [h.chunk.chunk for h in r.hits]
+            rows = self.store.facet_rows(h.rowid for h in r.hits)
         else:
-            chunks = [s.chunk for s in self.store.iter_chunks() if allowed is None or s.rowid in allowed]
+            rows = self.store.facet_rows(allowed)
         counts: dict[str, Counter[str]] = {f: Counter() for f in FACETS}
-        for c in chunks:
-            d = self._doc_by_id[c.doc_id]
+        for doc_id, section_kind, agency in rows:
+            d = self._doc_by_id[doc_id]
             for f, v in (("province", d["province"]), ("year", d["year"]), ("level", d["level"]),
-                         ("doc_type", d["doc_type"]), ("section", c.section_kind), ("agency", c.agency)):
+                         ("doc_type", d["doc_type"]), ("section", section_kind), ("agency", agency)):
                 if v not in (None, ""):
                     counts[f][str(v)] += 1
         return {f: sorted(cnt.items(), key=lambda x: (-x[1], x[0])) for f, cnt in counts.items()}
