@@ -1,32 +1,25 @@
-"""The FastAPI app: JSON search API (here) plus the compare and web routers (included when present).
+"""The JSON API: search, documents and chunks (here) plus compare/diff/evolution/precedents.
 
 Bad input is always a 4xx with a JSON ``detail`` message; the index is opened once and injected with
-``Depends(get_service)`` so tests and other routers share the same service.
+``Depends(get_service)`` so tests and other routers share the same service. The web pages are composed on
+top of this app in ``web/app.py``; this stage does not know about them.
 """
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from search_api import routes_compare
+from search_api.deps import Service, get_service
 from search_api.schemas import ChunkOut, DocumentOut, DocumentSummary, ErrorOut, SearchFilters, SearchResponse
 from search_api.service import MAX_K, MAX_QUERY_CHARS, ModelMismatch, NotFound, SearchService
 
-OPTIONAL_ROUTERS = ("search_api.routes_compare", "web.routes")  # modules exposing ``router``
-
-
-def get_service(request: Request) -> SearchService:
-    svc: SearchService = request.app.state.service
-    svc.refresh()  # picks up a rebuilt index (cheap: reads CURRENT at most once a second)
-    return svc
-
-
-Service = Annotated[SearchService, Depends(get_service)]
+__all__ = ["create_app", "get_service"]
 ERRORS = {400: {"model": ErrorOut}, 404: {"model": ErrorOut}, 422: {"description": "invalid parameter"}}
 
 router = APIRouter(prefix="/api", tags=["search"])
@@ -96,13 +89,5 @@ def create_app(index_dir: Path | str, *, service: SearchService | None = None) -
     app.add_exception_handler(ModelMismatch, _json_error(409))
     app.include_router(router)
 
-    # ---- other routers: compare (search_api/routes_compare.py) and web pages (web/routes.py) ----
-    for name in OPTIONAL_ROUTERS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name == name:
-                continue  # not written yet
-            raise
-        app.include_router(module.router)
+    app.include_router(routes_compare.router)
     return app

@@ -116,7 +116,7 @@ def _marked(text: str, spans: list[list[int]], limit: int) -> str:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from search_api.app import create_app
+    from web.app import create_app
 
     svc = _open(args)
     if svc is None:

@@ -41,6 +41,8 @@ class FusionConfig:
     lexical_limit: int = 1000  # lexical candidates per query
     dedup_ratio: float = 95.0  # rapidfuzz ratio above which two chunks of one document are one result
     doc_decay: float = 0.85  # the n-th result of one document is scaled by doc_decay**n (1.0 = off)
+    dense_margin: float | None = 0.03  # keep a dense-only candidate only within this cosine of the best one (eval)
+    common_df: float = 0.3  # terms in more than this share of chunks are left out of the BM25 query (eval)
 
 
 @dataclass
@@ -90,6 +92,21 @@ class Vocabulary:
             self.exact[a] = n
         self.folded_keys = list(self.by_folded)
         self._bigram_cache: dict[str, dict[str, int]] = {}
+        self.n_chunks = con.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        self._df: dict[str, int] = {}
+        # per-term document counts of the FTS index; a TEMP table, so the read-only generation stays untouched
+        con.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_terms USING fts5vocab(main, chunks_fts, row)")
+
+    def df(self, term: str) -> int:
+        """Number of chunks containing ``term`` (in either FTS column), cached per generation."""
+        n = self._df.get(term)
+        if n is None:
+            row = self.con.execute("SELECT doc FROM temp.fts_terms WHERE term = ?", (term,)).fetchone()
+            n = int(row[0]) if row else 0
+            if len(self._df) > 200_000:
+                self._df.clear()
+            self._df[term] = n
+        return n
 
     def bigrams(self, folded_pair: str) -> dict[str, int]:
         got = self._bigram_cache.get(folded_pair)
@@ -192,6 +209,33 @@ def highlight_spans(text: str, plan: QueryPlan) -> list[list[int]]:
 
 # --- candidates -------------------------------------------------------------------------------------------
 
+def prune_common(plan: QueryPlan, vocab: Vocabulary, cfg: FusionConfig) -> QueryPlan:
+    """Drop terms found in more than ``cfg.common_df`` of all chunks from the lexical query.
+
+    Their BM25 IDF is about zero ("trẻ em" is in nearly every chunk), yet an OR over them makes FTS5 score
+    the whole table: at 10k chunks that was 30 ms of a 35 ms BM25 query. If every term is that common, the
+    rarest one is kept when it is in at most half the chunks; otherwise lexical search has nothing to say.
+    """
+    if not vocab.n_chunks or cfg.common_df >= 1.0:
+        return plan
+    limit = cfg.common_df * vocab.n_chunks
+
+    def keep(terms: list[str]) -> list[str]:
+        return [t for t in terms if vocab.df(t.lower()) <= limit]
+
+    exact, folded = keep(plan.exact_terms), keep(plan.folded_terms)
+    if not exact and not folded:
+        everything = [(vocab.df(t.lower()), t, col) for col, ts in (("e", plan.exact_terms), ("f", plan.folded_terms))
+                      for t in ts]
+        rare = min(everything, default=None)
+        if rare is None or rare[0] > vocab.n_chunks / 2:
+            return QueryPlan(plan.query, [], [], plan.dense_text, plan.highlight_exact, plan.highlight_folded,
+                             plan.corrections)
+        exact, folded = ([rare[1]], []) if rare[2] == "e" else ([], [rare[1]])
+    return QueryPlan(plan.query, exact, folded, plan.dense_text, plan.highlight_exact, plan.highlight_folded,
+                     plan.corrections)
+
+
 def lexical_scores(store: IndexStore, plan: QueryPlan, cfg: FusionConfig,
                    allowed: set[int] | None) -> dict[int, float]:
     match = plan.fts_query()
@@ -279,7 +323,7 @@ def retrieve(store: IndexStore, vocab: Vocabulary, q: str, *, allowed: set[int] 
     """All candidates for ``q`` within ``allowed`` rowids (None = everything), best first."""
     cfg = cfg or FusionConfig()
     plan = plan_query(q, vocab)
-    lex = lexical_scores(store, plan, cfg, allowed) if mode in ("hybrid", "lexical") else {}
+    lex = lexical_scores(store, prune_common(plan, vocab, cfg), cfg, allowed) if mode in ("hybrid", "lexical") else {}
     dense: dict[int, float] = {}
     if mode in ("hybrid", "dense") and encode_query is not None:
         qvec = encode_query(plan.dense_text)
@@ -288,6 +332,11 @@ def retrieve(store: IndexStore, vocab: Vocabulary, q: str, *, allowed: set[int] 
         if missing:  # exact cosine for lexical-only candidates, so the weighted sum compares like with like
             sims = store.vectors(missing) @ qvec.reshape(-1)
             dense.update({i: float(s) for i, s in zip(missing, sims, strict=True)})
+    if cfg.dense_margin is not None and dense:
+        # e5 cosines of unrelated text still sit near 0.8: without a cut every query "matches" the whole
+        # dense pool; candidates that BM25 also found are always kept
+        floor = max(dense.values()) - cfg.dense_margin
+        dense = {i: s for i, s in dense.items() if s >= floor or i in lex}
     if mode == "lexical":
         hits = [Hit(i, s, s, 0.0) for i, s in sorted(lex.items(), key=lambda x: (-x[1], x[0]))]
     elif mode == "dense":

@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
 from indexer.parse import slug
-from search_api.app import get_service
 from search_api.compare import Comparison, compare, resolve_document
+from search_api.deps import Service
 from search_api.evolution import Evolution, evolution
 from search_api.export import (
     CSV_MEDIA_TYPE,
@@ -39,9 +39,7 @@ from search_api.precedents import (
 )
 from search_api.redline import Redline, redline, render_html, render_markdown
 from search_api.schemas import ErrorOut, ResultDocument
-from search_api.service import SearchService
 
-Service = Annotated[SearchService, Depends(get_service)]
 ERRORS = {400: {"model": ErrorOut}, 404: {"model": ErrorOut}}
 DOCX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 MD_MEDIA_TYPE = "text/markdown; charset=utf-8"

@@ -51,7 +51,7 @@ def base_url(seed_index, tmp_path_factory):
     import uvicorn
 
     from indexer.build import build_index
-    from search_api.app import create_app
+    from web.app import create_app
 
     tmp = tmp_path_factory.mktemp("browser")
     corpus, index = tmp / "corpus", tmp / "index"

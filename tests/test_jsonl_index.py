@@ -57,6 +57,21 @@ def test_records_indexed_searched_changed_removed(corpus, tmp_path):
         hits = svc.search("trẻ em", k=20, filters=SearchFilters(province="Vĩnh Long"))
         assert {r.doc_id for r in hits.results} == {"vbpl-tracu-27"}
         kg_chunks = len(svc.chunks_of("vbpl-kg-2017"))
+        # records show wherever documents show: the document page and API, search page filters, compare
+        from fastapi.testclient import TestClient
+
+        from web.app import create_app
+
+        client = TestClient(create_app(index, service=svc))
+        page = client.get("/documents/vbpl-tracu-27")
+        assert page.status_code == 200 and "27/KH-UBND" in page.text and "UBND huyện Trà Cú" in page.text
+        assert client.get("/api/documents/vbpl-tracu-27").json()["metadata"]["url"] == "https://example.invalid/27"
+        listing = client.get("/", params={"q": "tổng đài 111", "province": "Vĩnh Long"})
+        assert listing.status_code == 200 and "/documents/vbpl-tracu-27" in listing.text
+        assert "/documents/cam-lo-2023" not in listing.text
+        cmp = client.get("/api/compare", params={"a": "cam-lo-2023", "b": "vbpl-tracu-27"}).json()
+        pairs = {(p["a"]["path"], p["b"]["path"]) for p in cmp["pairs"]}
+        assert ("3", "II.3") in pairs and ("7", "II.8") in pairs
     finally:
         svc.close()
 

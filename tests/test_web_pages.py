@@ -16,7 +16,7 @@ from web import views
 
 @pytest.fixture(scope="module")
 def client(seed_index, search_service):
-    from search_api.app import create_app
+    from web.app import create_app
 
     return TestClient(create_app(seed_index, service=search_service))
 

@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from search_api.app import get_service
+from search_api.deps import Service
 from search_api.service import NotFound, SearchService
 from web import views
 from web.views import BadRequest
@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined,
                   trim_blocks=True, lstrip_blocks=True)
 
-Service = Annotated[SearchService, Depends(get_service)]
 router = APIRouter(include_in_schema=False)
 
 NAV = (("/", "Tìm kiếm"), ("/compare", "So sánh"), ("/evolution", "Diễn biến theo thời gian"), ("/precedents", "Tiền lệ"))
