@@ -5,6 +5,7 @@ show the choice is not fitted to noise, each setting is also scored on the odd a
 queries: a setting chosen on one half should hold up on the other.
 
     .venv/bin/python -m eval.tune --index-dir .index [--out eval/out/tune.md]
+    .venv/bin/python -m eval.tune --index-dir .index --grid query --out eval/out/tune-query.md
 """
 
 from __future__ import annotations
@@ -32,10 +33,25 @@ def grid() -> list:
     return out
 
 
+def query_grid() -> list:
+    """At the default fusion: which common terms BM25 may drop (df share) and how far below the best cosine a
+    dense-only candidate may sit. Both exist for speed and for honest result counts; this checks quality."""
+    from search_api.retrieve import FusionConfig
+
+    return [replace(FusionConfig(), common_df=df, dense_margin=m)
+            for df in (1.0, 0.5, 0.3, 0.2) for m in (None, 0.08, 0.05, 0.03, 0.02)]
+
+
+GRIDS = {"fusion": grid, "query": query_grid}
+
+
 def label(cfg) -> str:
     if cfg.method == "rrf":
-        return f"rrf k={cfg.rrf_k} exact×{cfg.exact_weight:g}"
-    return f"weighted lex {cfg.w_lexical:g} / dense {cfg.w_dense:g} exact×{cfg.exact_weight:g}"
+        text = f"rrf k={cfg.rrf_k} exact×{cfg.exact_weight:g}"
+    else:
+        text = f"weighted lex {cfg.w_lexical:g} / dense {cfg.w_dense:g} exact×{cfg.exact_weight:g}"
+    margin = "none" if cfg.dense_margin is None else f"{cfg.dense_margin:g}"
+    return f"{text}, common df {cfg.common_df:g}, dense margin {margin}"
 
 
 def cache_encoder(svc) -> None:
@@ -75,13 +91,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gold", default="eval/gold.json")
     p.add_argument("--index-dir", default=".index")
     p.add_argument("--out", default="eval/out/tune.md")
+    p.add_argument("--grid", choices=sorted(GRIDS), default="fusion")
     args = p.parse_args(argv)
     gold = load_gold(args.gold)
     svc = SearchService.open(Path(args.index_dir))
     verify_markers(gold, svc)
     cache_encoder(svc)
     default = FusionConfig()
-    rows = [score(svc, gold, replace(cfg)) for cfg in grid()]
+    rows = [score(svc, gold, replace(cfg)) for cfg in GRIDS[args.grid]()]
     base = score(svc, gold, default)
     best = max(rows, key=lambda r: (r["all"]["ndcg@10"], r["all"]["recall@10"]))
     even_best = max(rows, key=lambda r: r["even"]["ndcg@10"])

@@ -27,6 +27,7 @@ import faiss
 import numpy as np
 
 from indexer import store
+from indexer.lexical import LEXICAL_NAME, build_lexical, save_lexical
 from indexer.models import Directive, ParseError
 from indexer.parse import iter_document_files, parse_source
 from indexer.sidecar import sidecar_path
@@ -247,6 +248,7 @@ def build_index(corpus: Path, index_dir: Path, *, model: str | None = None, prog
                 report.encoded = len(rows)
 
             store.rebuild_vocab(con)
+            lexical_index = build_lexical(con)
             report.documents = con.execute("SELECT count(*) FROM documents").fetchone()[0]
             report.chunks = con.execute("SELECT count(*) FROM chunks").fetchone()[0]
             if index.ntotal != report.chunks:
@@ -264,7 +266,8 @@ def build_index(corpus: Path, index_dir: Path, *, model: str | None = None, prog
             con.execute("VACUUM")  # keep copied generations from growing with dead pages
         con.close()
         faiss.write_index(index, str(tmp / store.FAISS_NAME))
-        for f in (db, tmp / store.FAISS_NAME, tmp):
+        save_lexical(lexical_index, tmp / LEXICAL_NAME)
+        for f in (db, tmp / store.FAISS_NAME, tmp / LEXICAL_NAME, tmp):
             _fsync(f)
 
         # publish: rename the finished directory, then switch CURRENT atomically

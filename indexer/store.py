@@ -25,6 +25,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from indexer.lexical import LEXICAL_NAME, LexicalIndex, load_lexical
 from indexer.models import Chunk, Directive, LegalRef, Metadata, Unit
 from indexer.textnorm import fold
 
@@ -172,10 +173,21 @@ CHUNK_COLS = 'rowid, chunk_id, doc_id, path, headings, text, kind, section_kind,
 class IndexStore:
     """Read-only view of one published generation."""
 
-    def __init__(self, gen_dir: Path, con: sqlite3.Connection, faiss_index: faiss.Index):
+    def __init__(self, gen_dir: Path, con: sqlite3.Connection, faiss_index: faiss.Index,
+                 lexical: LexicalIndex | None = None):
         self.gen_dir = gen_dir
         self.con = con
         self.faiss = faiss_index
+        self.lexical = lexical  # BM25 postings; None for a generation written before they existed (FTS5 then)
+        # the flat index's vectors as a numpy view (no copy): top-k and lookups are single numpy operations,
+        # cheaper than FAISS's per-id reconstruct (9 ms for 800 ids at 100k) and its single-query search
+        flat = faiss.downcast_index(faiss_index.index) if hasattr(faiss_index, "index") else faiss_index
+        n, d = int(flat.ntotal), int(flat.d)
+        self._matrix = (faiss.rev_swig_ptr(flat.get_xb(), n * d).reshape(n, d) if n
+                        else np.zeros((0, d), dtype="float32"))
+        self._ids = faiss.vector_to_array(faiss_index.id_map).astype(np.int64) if n else np.zeros(0, np.int64)
+        self._pos = np.full(int(self._ids.max()) + 1 if n else 1, -1, dtype=np.int64)
+        self._pos[self._ids] = np.arange(n)
         self.meta: dict[str, str] = dict(con.execute("SELECT key, value FROM meta").fetchall())
 
     @classmethod
@@ -188,7 +200,8 @@ class IndexStore:
         con = sqlite3.connect(f"file:{gen / DB_NAME}?mode=ro&immutable=1", uri=True, check_same_thread=False)
         con.row_factory = sqlite3.Row
         idx = faiss.read_index(str(gen / FAISS_NAME))
-        return cls(gen, con, idx)
+        lx = load_lexical(gen / LEXICAL_NAME) if (gen / LEXICAL_NAME).is_file() else None
+        return cls(gen, con, idx, lx)
 
     def close(self) -> None:
         self.con.close()
@@ -262,11 +275,31 @@ class IndexStore:
     # vectors
     def vectors(self, rowids: Iterable[int]) -> np.ndarray:
         """Stored vectors of the given chunk rowids, one row each (float32, L2-normalised)."""
-        ids = [int(i) for i in rowids]
-        out = np.zeros((len(ids), self.faiss.d), dtype="float32")
-        for j, i in enumerate(ids):
-            out[j] = self.faiss.reconstruct(i)
+        ids = np.fromiter((int(i) for i in rowids), dtype=np.int64)
+        out = np.zeros((len(ids), self._matrix.shape[1]), dtype="float32")
+        ok = (ids >= 0) & (ids < len(self._pos))
+        pos = np.full(len(ids), -1, dtype=np.int64)
+        pos[ok] = self._pos[ids[ok]]
+        found = pos >= 0
+        out[found] = self._matrix[pos[found]]
         return out
+
+    def dense_top(self, qvec: np.ndarray, n: int, allowed: set[int] | None = None) -> dict[int, float]:
+        """The ``n`` rowids with the highest cosine to ``qvec`` (vectors are normalised), within ``allowed``."""
+        if allowed is None:
+            ids, mat = self._ids, self._matrix
+        else:
+            want = np.fromiter((i for i in allowed if 0 <= i < len(self._pos)), dtype=np.int64)
+            pos = self._pos[want]
+            pos = pos[pos >= 0]
+            ids, mat = self._ids[pos], self._matrix[pos]
+        if not len(ids):
+            return {}
+        sims = mat @ np.asarray(qvec, dtype="float32").reshape(-1)
+        n = min(n, len(ids))
+        top = np.argpartition(-sims, n - 1)[:n] if n < len(ids) else np.arange(len(ids))
+        top = top[np.argsort(-sims[top], kind="stable")]
+        return {int(ids[i]): float(sims[i]) for i in top}
 
     def counts(self) -> dict[str, int]:
         return {

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-import faiss
 import numpy as np
 from rapidfuzz import fuzz, process
 
+from indexer.lexical import tokens as lexical_tokens
 from indexer.store import IndexStore, StoredChunk, fold_lower, segments, terms_of
 from indexer.textnorm import fold
 from search_api.schemas import SearchFilters
@@ -32,17 +32,17 @@ class FusionConfig:
     """How lexical and dense scores are combined; defaults are a first guess for the evaluation to tune."""
 
     method: Fusion = "weighted"
-    w_lexical: float = 0.4
-    w_dense: float = 0.6
+    w_lexical: float = 0.5
+    w_dense: float = 0.5
     rrf_k: int = 60
     exact_weight: float = 2.0  # BM25 weight of the exact-diacritic column
     folded_weight: float = 1.0  # ... and of the folded column
     pool: int = 100  # dense candidates per query (at least offset + k)
-    lexical_limit: int = 1000  # lexical candidates per query
+    lexical_limit: int = 300  # lexical candidates per query
     dedup_ratio: float = 95.0  # rapidfuzz ratio above which two chunks of one document are one result
     doc_decay: float = 0.85  # the n-th result of one document is scaled by doc_decay**n (1.0 = off)
     dense_margin: float | None = 0.03  # keep a dense-only candidate only within this cosine of the best one (eval)
-    common_df: float = 0.3  # terms in more than this share of chunks are left out of the BM25 query (eval)
+    common_df: float = 1.0  # terms in more than this share of chunks are left out of the BM25 query (eval)
 
 
 @dataclass
@@ -94,13 +94,13 @@ class Vocabulary:
         self._bigram_cache: dict[str, dict[str, int]] = {}
         self.n_chunks = con.execute("SELECT count(*) FROM chunks").fetchone()[0]
         self._df: dict[str, int] = {}
-        # per-term document counts of the FTS index; a TEMP table, so the read-only generation stays untouched
-        con.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_terms USING fts5vocab(main, chunks_fts, row)")
 
     def df(self, term: str) -> int:
         """Number of chunks containing ``term`` (in either FTS column), cached per generation."""
         n = self._df.get(term)
         if n is None:
+            # per-term document counts of the FTS index, as a TEMP table: the read-only generation stays untouched
+            self.con.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_terms USING fts5vocab(main, chunks_fts, row)")
             row = self.con.execute("SELECT doc FROM temp.fts_terms WHERE term = ?", (term,)).fetchone()
             n = int(row[0]) if row else 0
             if len(self._df) > 200_000:
@@ -209,7 +209,15 @@ def highlight_spans(text: str, plan: QueryPlan) -> list[list[int]]:
 
 # --- candidates -------------------------------------------------------------------------------------------
 
-def prune_common(plan: QueryPlan, vocab: Vocabulary, cfg: FusionConfig) -> QueryPlan:
+def _term_df(store: IndexStore, vocab: Vocabulary, term: str, space: str) -> int:
+    """Chunks containing ``term``: from the BM25 postings when the generation has them, else FTS5's vocab."""
+    if store.lexical is None:
+        return vocab.df(term.lower())
+    pieces = lexical_tokens(term) or [term.lower()]
+    return min(store.lexical.df(f"{space}:{p}") for p in pieces)
+
+
+def prune_common(plan: QueryPlan, vocab: Vocabulary, cfg: FusionConfig, store: IndexStore | None = None) -> QueryPlan:
     """Drop terms found in more than ``cfg.common_df`` of all chunks from the lexical query.
 
     Their BM25 IDF is about zero ("trẻ em" is in nearly every chunk), yet an OR over them makes FTS5 score
@@ -220,12 +228,15 @@ def prune_common(plan: QueryPlan, vocab: Vocabulary, cfg: FusionConfig) -> Query
         return plan
     limit = cfg.common_df * vocab.n_chunks
 
-    def keep(terms: list[str]) -> list[str]:
-        return [t for t in terms if vocab.df(t.lower()) <= limit]
+    def df(term: str, space: str) -> int:
+        return vocab.df(term.lower()) if store is None else _term_df(store, vocab, term, space)
 
-    exact, folded = keep(plan.exact_terms), keep(plan.folded_terms)
+    def keep(terms: list[str], space: str) -> list[str]:
+        return [t for t in terms if df(t, space) <= limit]
+
+    exact, folded = keep(plan.exact_terms, "e"), keep(plan.folded_terms, "f")
     if not exact and not folded:
-        everything = [(vocab.df(t.lower()), t, col) for col, ts in (("e", plan.exact_terms), ("f", plan.folded_terms))
+        everything = [(df(t, col), t, col) for col, ts in (("e", plan.exact_terms), ("f", plan.folded_terms))
                       for t in ts]
         rare = min(everything, default=None)
         if rare is None or rare[0] > vocab.n_chunks / 2:
@@ -238,6 +249,12 @@ def prune_common(plan: QueryPlan, vocab: Vocabulary, cfg: FusionConfig) -> Query
 
 def lexical_scores(store: IndexStore, plan: QueryPlan, cfg: FusionConfig,
                    allowed: set[int] | None) -> dict[int, float]:
+    if store.lexical is not None:  # precomputed BM25 postings (indexer/lexical.py)
+        weighted = [(f"e:{t}", cfg.exact_weight) for t in dict.fromkeys(x for term in plan.exact_terms
+                                                                         for x in lexical_tokens(term))]
+        weighted += [(f"f:{t}", cfg.folded_weight) for t in dict.fromkeys(x for term in plan.folded_terms
+                                                                          for x in lexical_tokens(term))]
+        return store.lexical.top(weighted, cfg.lexical_limit, allowed)
     match = plan.fts_query()
     if not match:
         return {}
@@ -251,14 +268,7 @@ def lexical_scores(store: IndexStore, plan: QueryPlan, cfg: FusionConfig,
 
 
 def dense_scores(store: IndexStore, qvec: np.ndarray, n: int, allowed: set[int] | None) -> dict[int, float]:
-    if store.faiss.ntotal == 0 or (allowed is not None and not allowed):
-        return {}
-    n = min(n, store.faiss.ntotal if allowed is None else len(allowed))
-    params = None
-    if allowed is not None:
-        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.fromiter(allowed, dtype="int64")))
-    dist, ids = store.faiss.search(qvec.reshape(1, -1).astype("float32"), n, params=params)
-    return {int(i): float(d) for d, i in zip(dist[0], ids[0], strict=True) if i >= 0}
+    return store.dense_top(qvec, n, allowed)
 
 
 def fuse(lex: dict[int, float], dense: dict[int, float], cfg: FusionConfig) -> list[Hit]:
@@ -323,7 +333,7 @@ def retrieve(store: IndexStore, vocab: Vocabulary, q: str, *, allowed: set[int] 
     """All candidates for ``q`` within ``allowed`` rowids (None = everything), best first."""
     cfg = cfg or FusionConfig()
     plan = plan_query(q, vocab)
-    lex = lexical_scores(store, prune_common(plan, vocab, cfg), cfg, allowed) if mode in ("hybrid", "lexical") else {}
+    lex = lexical_scores(store, prune_common(plan, vocab, cfg, store), cfg, allowed) if mode in ("hybrid", "lexical") else {}
     dense: dict[int, float] = {}
     if mode in ("hybrid", "dense") and encode_query is not None:
         qvec = encode_query(plan.dense_text)
