@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
-import re
-from pathlib import Path
 
 import pytest
 from docx import Document
 from docx.enum.text import WD_UNDERLINE
+from seedtext import bullet, task
 
 from search_api.export import (
     CSV_COLUMNS,
@@ -25,20 +24,6 @@ from search_api.export import (
     to_markdown,
 )
 from search_api.redline import redline
-
-CORPUS = Path(__file__).resolve().parent.parent / "corpus"
-
-
-def task(doc: str, n: int) -> str:
-    m = re.search(rf"^{n}\. (.+)$", (CORPUS / f"{doc}.txt").read_text(encoding="utf-8"), re.M)
-    assert m, (doc, n)
-    return m.group(1)
-
-
-def bullet(doc: str, start: str) -> str:
-    m = re.search(rf"^(- {re.escape(start)}.+)$", (CORPUS / f"{doc}.txt").read_text(encoding="utf-8"), re.M)
-    assert m, (doc, start)
-    return m.group(1)
 
 
 def pair(ua: ExportUnit, ub: ExportUnit) -> ExportPair:
@@ -58,7 +43,7 @@ def cmp() -> ComparisonExport:
         pairs=[p1, p2],
         only_a=[ExportUnit(path="6", heading="", text=task("cam-lo-2023", 6))],
         only_b=[ExportUnit(path="6", heading="", text=task("tra-cu-2022", 6)),
-                ExportUnit(path="III.1", heading="", text=bullet("lang-son-2023", "Quan tâm bố trí"))],
+                ExportUnit(path="III.1", heading="", text=bullet("lang-son-2023", "Quan tâm bố trí", keep_dash=True))],
         summary={"pairs": 2, "only_a": 1, "only_b": 2},
     )
 
@@ -95,7 +80,7 @@ def test_docx_tables_and_tracked_change_formatting(cmp):
 
 
 def test_redline_to_docx():
-    rl = redline(task("tra-cu-2022", 6), bullet("lang-son-2023", "Quan tâm bố trí")[2:])
+    rl = redline(task("tra-cu-2022", 6), bullet("lang-son-2023", "Quan tâm bố trí", keep_dash=True)[2:])
     doc = Document(io.BytesIO(redline_to_docx(rl, "Trà Cú 6 ↔ Lạng Sơn III.1")))
     assert doc.paragraphs[0].text == "Trà Cú 6 ↔ Lạng Sơn III.1"
     runs = doc.paragraphs[-1].runs
@@ -135,4 +120,4 @@ def test_csv(cmp):
     assert only_a["path_a"] == "6" and only_a["path_b"] == only_a["text_b"] == only_a["similarity"] == ""
     last = dict(zip(CSV_COLUMNS, rows[-1], strict=True))
     # a "- " bullet would be a formula (#NAME?) in Excel: guarded with Excel's text apostrophe
-    assert last["text_b"] == "'" + bullet("lang-son-2023", "Quan tâm bố trí") and last["text_a"] == ""
+    assert last["text_b"] == "'" + bullet("lang-son-2023", "Quan tâm bố trí", keep_dash=True) and last["text_a"] == ""

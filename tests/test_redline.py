@@ -5,26 +5,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from pathlib import Path
 
 import pytest
+from seedtext import bullet, task
 
 from search_api.redline import Redline, redline, render_html, render_markdown, render_text
-
-CORPUS = Path(__file__).resolve().parent.parent / "corpus"
-
-
-def task(doc: str, n: int) -> str:
-    """The paragraph of numbered task ``n.`` (without its number)."""
-    m = re.search(rf"^{n}\. (.+)$", (CORPUS / f"{doc}.txt").read_text(encoding="utf-8"), re.M)
-    assert m, (doc, n)
-    return m.group(1)
-
-
-def bullet(doc: str, start: str) -> str:
-    m = re.search(rf"^- ({re.escape(start)}.+)$", (CORPUS / f"{doc}.txt").read_text(encoding="utf-8"), re.M)
-    assert m, (doc, start)
-    return m.group(1)
 
 
 def changes(rl: Redline) -> list[tuple[str, str, str]]:
