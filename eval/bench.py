@@ -9,6 +9,7 @@ FTS5, FAISS and query paths are the production ones.
 
     .venv/bin/python -m eval.bench --sizes 1k,10k,100k          # writes eval/out/bench.json and bench.md
     .venv/bin/python -m eval.bench --sizes 1k --real-embed-max 1000   # also embed the 1k corpus for real
+    .venv/bin/python -m eval.bench --measure-only --work DIR    # re-time queries on a previous run's indexes
 """
 
 from __future__ import annotations
@@ -334,6 +335,29 @@ def run(args: argparse.Namespace) -> dict:
     return res
 
 
+def measure_only(args: argparse.Namespace) -> dict:
+    """Re-time the query paths on the indexes a previous run left in ``--work`` (build figures are kept):
+    for a change to the query side, a 10-minute 100k rebuild measures nothing new."""
+    work, out_dir = Path(args.work), Path(args.out)
+    res = json.loads((out_dir / "bench.json").read_text(encoding="utf-8"))
+    log = work / "bench-children.log"
+    res["machine"]["loadavg_start"] = os.getloadavg()
+    for label in [x.strip() for x in args.sizes.split(",") if x.strip()]:
+        index = work / f"index-{label}"
+        if label not in res["sizes"] or not index.exists():
+            print(label, "skipped: no index from a previous run in", work, flush=True)
+            continue
+        info = res["sizes"][label]
+        info["http"] = http_latency(index, args.n_search, args.n_compare, args.n_evolution, log)
+        print(label, "http", info["http"], flush=True)
+        info["in_process"] = inprocess_baselines(index, args.n_search)
+        print(label, "in-process", info["in_process"], flush=True)
+    res["machine"]["loadavg_end"] = os.getloadavg()
+    (out_dir / "bench.json").write_text(json.dumps(res, indent=2, ensure_ascii=False), encoding="utf-8")
+    (out_dir / "bench.md").write_text(markdown(res), encoding="utf-8")
+    return res
+
+
 def markdown(res: dict) -> str:
     """The README table: one row per size (SYNTHETIC corpus)."""
     lines = ["Synthetic scale corpus (recombined seed tasks; vectors "
@@ -341,18 +365,20 @@ def markdown(res: dict) -> str:
                                                           for s in res["sizes"].values()) else "embedded")
              + f"); {res['machine']['cpus']} CPUs, load average at start "
              + ", ".join(f"{x:.1f}" for x in res["machine"]["loadavg_start"]) + ".", "",
-             "| chunks | build chunks/s | build peak RSS | search p50/p95 (HTTP) | compare p50/p95 | "
-             "evolution p50/p95 | server RSS peak | plain BM25 p50/p95 | dense alone p50/p95 |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| chunks | build chunks/s | build peak RSS | search p50/p95 (HTTP, new query) | "
+             "search p50/p95 (HTTP, repeated query) | compare p50/p95 | evolution p50/p95 | server RSS peak | "
+             "plain BM25 p50/p95 | dense alone p50/p95 | query encoding p50/p95 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def pp(d: dict) -> str:
         return f"{d['p50_ms']:.0f} / {d['p95_ms']:.0f} ms"
 
     for s in res["sizes"].values():
         b, h, ip = s["build"], s["http"], s["in_process"]
+        rep = pp(h["search_repeat"]) if "search_repeat" in h else "–"
         lines.append(f"| {b['chunks']:,} | {b['chunks_per_s']:.0f} | {b['peak_rss_mb']:.0f} MB | {pp(h['search'])} | "
-                     f"{pp(h['compare'])} | {pp(h['evolution'])} | {h['server']['peak_rss_mb']:.0f} MB | "
-                     f"{pp(ip['plain_bm25'])} | {pp(ip['dense_alone'])} |")
+                     f"{rep} | {pp(h['compare'])} | {pp(h['evolution'])} | {h['server']['peak_rss_mb']:.0f} MB | "
+                     f"{pp(ip['plain_bm25'])} | {pp(ip['dense_alone'])} | {pp(ip['query_encode'])} |")
     if "embedding" in res:
         e = res["embedding"]
         lines += ["", f"Real e5-small embedding on this machine: {e['chunks_per_s']} chunks/s "
@@ -381,12 +407,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-compare", type=int, default=10)
     p.add_argument("--n-evolution", type=int, default=10)
     p.add_argument("--keep", action="store_true", help="keep the synthetic corpora")
+    p.add_argument("--measure-only", action="store_true",
+                   help="re-time HTTP and in-process queries on the indexes of a previous run in --work")
     args = p.parse_args(argv)
     if args.cmd == "_build":
         return child_build(args)
     if args.cmd == "_serve":
         return child_serve(args)
-    res = run(args)
+    res = measure_only(args) if args.measure_only else run(args)
     print(markdown(res))
     return 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import threading
 from pathlib import Path
@@ -24,6 +25,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL_DIR = REPO_ROOT / ".models" / "multilingual-e5-small"
 MODEL_ENV = "DIRECTIVES_MODEL"
 THREADS_ENV = "DIRECTIVES_THREADS"
+ONNX_ENV = "DIRECTIVES_ONNX"  # "0": encode queries with torch even when an ONNX export exists
+log = logging.getLogger(__name__)
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".onnx")
 _FP_CACHE = ".directives_fingerprint.json"
 
@@ -127,6 +130,7 @@ class Encoder:
         self._name = name
         self._local_dir = local_dir
         self._fingerprint: str | None = None
+        self._onnx = None  # OnnxQueryEncoder for queries, set by load()
 
     @classmethod
     def load(cls, name_or_path: str | None = None) -> Encoder:
@@ -145,7 +149,23 @@ class Encoder:
                 model.eval()
                 local = Path(key) if Path(key).is_dir() else None
                 enc = _cache[key] = cls(model, key, local)
+                enc._onnx = enc._load_onnx()
             return enc
+
+    def _load_onnx(self):
+        """The ONNX Runtime query encoder, when an export of exactly these weights exists (`make model`)."""
+        if self._local_dir is None or os.environ.get(ONNX_ENV, "1") == "0":
+            return None
+        try:
+            from indexer.embedding.onnx_query import OnnxQueryEncoder, is_current
+
+            if not is_current(self._local_dir):
+                return None
+            return OnnxQueryEncoder(self._local_dir, self._model.tokenizer, self._model.prompts.get("query", ""),
+                                    int(self._model.max_seq_length), int(os.environ.get(THREADS_ENV, "2")))
+        except Exception as e:  # onnxruntime missing or a broken export: torch still works, just slower
+            log.warning("ONNX query encoder unavailable (%s); using torch", e)
+            return None
 
     @property
     def name(self) -> str:
@@ -203,5 +223,7 @@ class Encoder:
         return self._encode(texts, "passage", batch_size, show_progress)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
-        """(n, dim) float32, L2-normalised; e5 models get the "query: " prefix."""
+        """(n, dim) float32, L2-normalised; e5 models get the "query: " prefix (ONNX Runtime when exported)."""
+        if self._onnx is not None and texts:
+            return self._onnx.encode(list(texts))
         return self._encode(texts, "query", 32, False)
