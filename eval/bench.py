@@ -149,8 +149,11 @@ def child_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from search_api.app import create_app
+    from search_api.service import SearchService
 
-    uvicorn.run(create_app(Path(args.index_dir)), host="127.0.0.1", port=args.port, log_level="warning")
+    svc = SearchService.open(args.index_dir, query_only=True)  # as `directives serve` does
+    uvicorn.run(create_app(Path(args.index_dir), service=svc), host="127.0.0.1", port=args.port,
+                log_level="warning")
     return 0
 
 

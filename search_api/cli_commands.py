@@ -51,7 +51,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open(args: argparse.Namespace):
+def _open(args: argparse.Namespace, *, query_only: bool = False):
     import os
 
     # one short query at a time: a single torch thread is fastest, and 2 threads spin badly on a busy machine
@@ -60,7 +60,7 @@ def _open(args: argparse.Namespace):
     from search_api.service import IndexNotFound, ModelMismatch, SearchService
 
     try:
-        return SearchService.open(Path(args.index_dir), model=args.model)
+        return SearchService.open(Path(args.index_dir), model=args.model, query_only=query_only)
     except (IndexNotFound, ModelMismatch) as e:
         print(f"error: {e}", file=sys.stderr)
         return None
@@ -118,7 +118,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from web.app import create_app
 
-    svc = _open(args)
+    svc = _open(args, query_only=True)  # a server process only embeds queries and drafts: ONNX, no torch weights
     if svc is None:
         return 2
     app = create_app(Path(args.index_dir), service=svc)

@@ -41,8 +41,11 @@ class ModelMismatch(RuntimeError):
 
 
 class SearchService:
-    def __init__(self, store: IndexStore, *, model: str | None = None, fusion: FusionConfig | None = None):
+    def __init__(self, store: IndexStore, *, model: str | None = None, fusion: FusionConfig | None = None,
+                 query_only: bool = False):
+        """``query_only``: this process only searches (a server); torch weights are freed once ONNX can embed."""
         self.fusion = fusion or FusionConfig()
+        self._query_only = query_only
         self._encoder = None
         self._encoder_lock = threading.Lock()
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -78,10 +81,10 @@ class SearchService:
         return True
 
     @classmethod
-    def open(cls, index_dir: Path | str, *, model: str | None = None,
-             fusion: FusionConfig | None = None) -> SearchService:
+    def open(cls, index_dir: Path | str, *, model: str | None = None, fusion: FusionConfig | None = None,
+             query_only: bool = False) -> SearchService:
         """Open the live generation of ``index_dir``; raises IndexNotFound / ModelMismatch with a clear message."""
-        return cls(IndexStore.open(index_dir), model=model, fusion=fusion)
+        return cls(IndexStore.open(index_dir), model=model, fusion=fusion, query_only=query_only)
 
     # --- model ------------------------------------------------------------------------------------------
     def _check_model_name(self) -> None:
@@ -116,6 +119,8 @@ class SearchService:
                             f"(fingerprint {meta.get('fingerprint', '')[:12]}, dim {self.store.dim}) but "
                             f"{enc.name!r} (fingerprint {enc.fingerprint[:12]}, dim {enc.dim}) was loaded; "
                             "rebuild the index with this model")
+                    if self._query_only:
+                        enc.release_torch()  # `directives serve`: queries and drafts go through ONNX Runtime
                     self._encoder = enc
         return self._encoder
 

@@ -46,3 +46,18 @@ def test_export_is_tied_to_the_weights(encoder, tmp_path, monkeypatch):
     assert not onnx_query.is_current(other)  # no export beside another model: torch is used
     monkeypatch.setenv("DIRECTIVES_ONNX", "0")
     assert encoder._load_onnx() is None
+
+
+def test_server_can_drop_torch_and_still_embed_queries_and_drafts(encoder):
+    from sentence_transformers import SentenceTransformer
+
+    fresh = Encoder(SentenceTransformer(str(DEFAULT_MODEL_DIR), device="cpu"), str(DEFAULT_MODEL_DIR),
+                    DEFAULT_MODEL_DIR)
+    fresh._onnx = fresh._load_onnx()
+    draft = ["Tổ chức các lớp dạy bơi, kỹ năng phòng, chống đuối nước cho trẻ em trong dịp hè."]
+    q, p = fresh.encode_queries(["đuối nước"]), fresh.encode_passages(draft)
+    assert fresh.release_torch() and fresh._model is None
+    assert fresh.dim == 384 and fresh.max_seq_length == 512
+    assert float((fresh.encode_queries(["đuối nước"]) * q).sum()) >= 0.9999
+    assert float((fresh.encode_passages(draft) * p).sum()) >= 0.9999  # "passage: " prompt, not "query: "
+    assert float((fresh.encode_queries(draft) * p).sum()) < 0.999

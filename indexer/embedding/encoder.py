@@ -131,6 +131,7 @@ class Encoder:
         self._local_dir = local_dir
         self._fingerprint: str | None = None
         self._onnx = None  # OnnxQueryEncoder for queries, set by load()
+        self._released: dict = {}  # what is still needed once release_torch() dropped the torch model
 
     @classmethod
     def load(cls, name_or_path: str | None = None) -> Encoder:
@@ -171,17 +172,35 @@ class Encoder:
     def name(self) -> str:
         return self._name
 
+    def release_torch(self) -> bool:
+        """Free the torch weights when ONNX Runtime can encode everything a server needs (~470 MB).
+
+        A search server only embeds queries and the odd pasted draft; both go through ONNX Runtime with their
+        prompt. Returns False (and keeps torch) when there is no ONNX export.
+        """
+        if self._onnx is None or self._model is None:
+            return self._model is None
+        self._released = {"dim": self.dim, "tokenizer": self._model.tokenizer,
+                          "max_seq_length": int(self._model.max_seq_length), "prompts": dict(self._model.prompts)}
+        self._model = None
+        import gc
+
+        gc.collect()
+        return True
+
     @property
     def tokenizer(self):
         """The model's tokenizer, to check that chunks fit ``max_seq_length``."""
-        return self._model.tokenizer
+        return self._released["tokenizer"] if self._model is None else self._model.tokenizer
 
     @property
     def max_seq_length(self) -> int:
-        return int(self._model.max_seq_length)
+        return self._released["max_seq_length"] if self._model is None else int(self._model.max_seq_length)
 
     @property
     def dim(self) -> int:
+        if self._model is None:
+            return int(self._released["dim"])
         d = self._model.get_embedding_dimension()
         return int(d) if d else int(self._model.encode(["x"]).shape[1])
 
@@ -210,6 +229,12 @@ class Encoder:
     def _encode(self, texts: list[str], kind: str, batch_size: int, show_progress: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
+        if self._model is None:  # torch released by a server: ONNX Runtime with the kind's own prompt
+            if self._onnx is None:
+                raise RuntimeError(f"{self._name}: torch weights were released and there is no ONNX export")
+            prompt = self._released["prompts"].get(kind, "")
+            return np.concatenate([self._onnx.encode(list(texts[i:i + batch_size]), prompt)
+                                   for i in range(0, len(texts), batch_size)])
         import torch
 
         with torch.inference_mode():

@@ -89,8 +89,10 @@ class OnnxQueryEncoder:
         self.session = ort.InferenceSession(str(onnx_path(model_dir)), opts, providers=["CPUExecutionProvider"])
         self.tokenizer, self.prompt, self.max_length = tokenizer, prompt, max_length
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        enc = self.tokenizer([self.prompt + t for t in texts], padding=True, truncation=True,
+    def encode(self, texts: list[str], prompt: str | None = None) -> np.ndarray:
+        """Vectors of ``texts`` with the query prompt, or another one ("passage: " for drafts)."""
+        prompt = self.prompt if prompt is None else prompt
+        enc = self.tokenizer([prompt + t for t in texts], padding=True, truncation=True,
                              max_length=self.max_length, return_tensors="np")
         out = self.session.run(None, {"ids": enc["input_ids"].astype(np.int64),
                                       "mask": enc["attention_mask"].astype(np.int64)})[0]
