@@ -43,7 +43,7 @@ class ModelMismatch(RuntimeError):
 class SearchService:
     def __init__(self, store: IndexStore, *, model: str | None = None, fusion: FusionConfig | None = None,
                  query_only: bool = False):
-        """``query_only``: this process only searches (a server); torch weights are freed once ONNX can embed."""
+        """``query_only``: this process only searches (a server), so torch need not be loaded at all."""
         self.fusion = fusion or FusionConfig()
         self._query_only = query_only
         self._encoder = None
@@ -112,15 +112,14 @@ class SearchService:
                     name = self._requested_model or meta.get("model") or None
                     if name and not self._requested_model and not Path(name).exists():
                         name = meta.get("model_spec") or None  # index moved: the same spec resolves here
-                    enc = Encoder.load(name)
+                    # a server only embeds queries and drafts: ONNX Runtime without torch when exported
+                    enc = (self._query_only and Encoder.load_query_only(name)) or Encoder.load(name)
                     if enc.fingerprint != meta.get("fingerprint") or enc.dim != self.store.dim:
                         raise ModelMismatch(
                             f"index {self.store.gen_dir.parent} was built with model {meta.get('model')!r} "
                             f"(fingerprint {meta.get('fingerprint', '')[:12]}, dim {self.store.dim}) but "
                             f"{enc.name!r} (fingerprint {enc.fingerprint[:12]}, dim {enc.dim}) was loaded; "
                             "rebuild the index with this model")
-                    if self._query_only:
-                        enc.release_torch()  # `directives serve`: queries and drafts go through ONNX Runtime
                     self._encoder = enc
         return self._encoder
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -48,16 +50,28 @@ def test_export_is_tied_to_the_weights(encoder, tmp_path, monkeypatch):
     assert encoder._load_onnx() is None
 
 
-def test_server_can_drop_torch_and_still_embed_queries_and_drafts(encoder):
-    from sentence_transformers import SentenceTransformer
+def test_query_only_encoder_gives_torch_vectors_without_torch(encoder):
+    fast = Encoder.load_query_only()
+    assert fast is not None and fast.query_only and fast.fingerprint == encoder.fingerprint
+    assert fast.dim == 384 and fast.max_seq_length == 512
+    drafts = ["Tổ chức các lớp dạy bơi, kỹ năng phòng, chống đuối nước cho trẻ em trong dịp hè.",
+              " ".join(seed_sentences(200))]  # far beyond 512 tokens: truncated exactly as torch does
+    p = encoder.encode_passages(drafts)
+    assert (fast.encode_passages(drafts) * p).sum(axis=1).min() >= 0.9999  # the "passage: " prompt
+    assert float((fast.encode_queries(drafts[:1]) * p[:1]).sum()) < 0.999  # not the "query: " one
+    q = encoder._encode(["đuối nước"], "query", 32, False)
+    assert float((fast.encode_queries(["đuối nước"]) * q).sum()) >= 0.9999
+    with pytest.raises(RuntimeError, match="query-only"):
+        _ = fast.tokenizer
 
-    fresh = Encoder(SentenceTransformer(str(DEFAULT_MODEL_DIR), device="cpu"), str(DEFAULT_MODEL_DIR),
-                    DEFAULT_MODEL_DIR)
-    fresh._onnx = fresh._load_onnx()
-    draft = ["Tổ chức các lớp dạy bơi, kỹ năng phòng, chống đuối nước cho trẻ em trong dịp hè."]
-    q, p = fresh.encode_queries(["đuối nước"]), fresh.encode_passages(draft)
-    assert fresh.release_torch() and fresh._model is None
-    assert fresh.dim == 384 and fresh.max_seq_length == 512
-    assert float((fresh.encode_queries(["đuối nước"]) * q).sum()) >= 0.9999
-    assert float((fresh.encode_passages(draft) * p).sum()) >= 0.9999  # "passage: " prompt, not "query: "
-    assert float((fresh.encode_queries(draft) * p).sum()) < 0.999
+
+def test_a_server_process_searches_without_importing_torch(seed_index):
+    code = ("import sys; from search_api.service import SearchService; "
+            f"s = SearchService.open({str(seed_index)!r}, query_only=True); "
+            "r = s.search('phòng chống đuối nước', k=5); "
+            "print(len(r.results), 'torch' in sys.modules, 'sentence_transformers' in sys.modules, "
+            "'đuối nước' in r.results[0].text.lower())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["5", "False", "False", "True"]

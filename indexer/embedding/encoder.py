@@ -125,13 +125,12 @@ def _resolve(name_or_path: str | None) -> str:
 class Encoder:
     """A loaded sentence-transformers model with the project's conventions baked in."""
 
-    def __init__(self, model: SentenceTransformer, name: str, local_dir: Path | None) -> None:
-        self._model = model
+    def __init__(self, model: SentenceTransformer | None, name: str, local_dir: Path | None) -> None:
+        self._model = model  # None: a query-only encoder, everything through ONNX Runtime
         self._name = name
         self._local_dir = local_dir
         self._fingerprint: str | None = None
-        self._onnx = None  # OnnxQueryEncoder for queries, set by load()
-        self._released: dict = {}  # what is still needed once release_torch() dropped the torch model
+        self._onnx = None  # OnnxQueryEncoder, set by load() / load_query_only()
 
     @classmethod
     def load(cls, name_or_path: str | None = None) -> Encoder:
@@ -153,8 +152,30 @@ class Encoder:
                 enc._onnx = enc._load_onnx()
             return enc
 
+    @classmethod
+    def load_query_only(cls, name_or_path: str | None = None) -> Encoder | None:
+        """An encoder without torch for a process that only searches: tokenizer + ONNX Runtime (~1 GB less RSS).
+
+        None when there is no current ONNX export of this model (`make model` makes it); callers then use
+        :meth:`load`. Queries and pasted drafts get the same vectors as from torch (tested).
+        """
+        _setup_env()
+        key = _resolve(name_or_path)
+        local = Path(key)
+        with _lock:
+            enc = _cache.get("query-only:" + key)
+            if enc is None:
+                if not local.is_dir():
+                    return None
+                enc = cls(None, key, local)
+                enc._onnx = enc._load_onnx()
+                if enc._onnx is None:
+                    return None
+                _cache["query-only:" + key] = enc
+            return enc
+
     def _load_onnx(self):
-        """The ONNX Runtime query encoder, when an export of exactly these weights exists (`make model`)."""
+        """The ONNX Runtime encoder, when an export of exactly these weights exists (`make model`)."""
         if self._local_dir is None or os.environ.get(ONNX_ENV, "1") == "0":
             return None
         try:
@@ -162,8 +183,7 @@ class Encoder:
 
             if not is_current(self._local_dir):
                 return None
-            return OnnxQueryEncoder(self._local_dir, self._model.tokenizer, self._model.prompts.get("query", ""),
-                                    int(self._model.max_seq_length), int(os.environ.get(THREADS_ENV, "2")))
+            return OnnxQueryEncoder(self._local_dir, int(os.environ.get(THREADS_ENV, "2")))
         except Exception as e:  # onnxruntime missing or a broken export: torch still works, just slower
             log.warning("ONNX query encoder unavailable (%s); using torch", e)
             return None
@@ -172,35 +192,25 @@ class Encoder:
     def name(self) -> str:
         return self._name
 
-    def release_torch(self) -> bool:
-        """Free the torch weights when ONNX Runtime can encode everything a server needs (~470 MB).
-
-        A search server only embeds queries and the odd pasted draft; both go through ONNX Runtime with their
-        prompt. Returns False (and keeps torch) when there is no ONNX export.
-        """
-        if self._onnx is None or self._model is None:
-            return self._model is None
-        self._released = {"dim": self.dim, "tokenizer": self._model.tokenizer,
-                          "max_seq_length": int(self._model.max_seq_length), "prompts": dict(self._model.prompts)}
-        self._model = None
-        import gc
-
-        gc.collect()
-        return True
+    @property
+    def query_only(self) -> bool:
+        return self._model is None
 
     @property
     def tokenizer(self):
-        """The model's tokenizer, to check that chunks fit ``max_seq_length``."""
-        return self._released["tokenizer"] if self._model is None else self._model.tokenizer
+        """The model's (transformers) tokenizer, to check that chunks fit ``max_seq_length``; indexing only."""
+        if self._model is None:
+            raise RuntimeError(f"{self._name}: a query-only encoder has no transformers tokenizer; use Encoder.load")
+        return self._model.tokenizer
 
     @property
     def max_seq_length(self) -> int:
-        return self._released["max_seq_length"] if self._model is None else int(self._model.max_seq_length)
+        return self._onnx.max_length if self._model is None else int(self._model.max_seq_length)
 
     @property
     def dim(self) -> int:
         if self._model is None:
-            return int(self._released["dim"])
+            return self._onnx.dim
         d = self._model.get_embedding_dimension()
         return int(d) if d else int(self._model.encode(["x"]).shape[1])
 
@@ -229,10 +239,8 @@ class Encoder:
     def _encode(self, texts: list[str], kind: str, batch_size: int, show_progress: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        if self._model is None:  # torch released by a server: ONNX Runtime with the kind's own prompt
-            if self._onnx is None:
-                raise RuntimeError(f"{self._name}: torch weights were released and there is no ONNX export")
-            prompt = self._released["prompts"].get(kind, "")
+        if self._model is None:  # query-only (a server): ONNX Runtime with the kind's own prompt
+            prompt = self._onnx.prompts.get(kind, "")
             return np.concatenate([self._onnx.encode(list(texts[i:i + batch_size]), prompt)
                                    for i in range(0, len(texts), batch_size)])
         import torch

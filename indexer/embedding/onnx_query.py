@@ -2,8 +2,8 @@
 
 A search embeds one short query, where torch's per-operator overhead dominates on 2 CPU cores; ONNX Runtime
 runs the same graph (BERT → mean pooling → L2 normalisation, exported from the very weights the index was
-built with) about 2.8× faster and gives the same vectors (cosine ≥ 0.9999, tested). Passages stay in torch,
-where batching hides that overhead. The export lives beside the model directory, not inside it, so the
+built with) about 2.8× faster and gives the same vectors (cosine ≥ 0.9999, tested). Indexing stays in torch,
+where batching hides that overhead; a search server loads only this (see ``Encoder.load_query_only``). The export lives beside the model directory, not inside it, so the
 model's fingerprint (and every index built with it) is unchanged.
 
     .venv/bin/python -m indexer.embedding.onnx_query --model .models/multilingual-e5-small   # `make model` does it
@@ -12,6 +12,7 @@ model's fingerprint (and every index built with it) is unchanged.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -26,18 +27,27 @@ def onnx_path(model_dir: Path) -> Path:
     return model_dir.parent / (model_dir.name + SUFFIX)
 
 
+FORMAT = 2  # 2: the stamp also records the prompts, max length and dimension, so a server needs no torch
+
+
 def _stamp(model_dir: Path) -> dict:
     from indexer.embedding.encoder import model_fingerprint
 
-    return {"model_fingerprint": model_fingerprint(model_dir), "format": 1}
+    return {"model_fingerprint": model_fingerprint(model_dir), "format": FORMAT}
+
+
+def _read_stamp(model_dir: Path) -> dict:
+    return json.loads((model_dir.parent / (model_dir.name + STAMP_SUFFIX)).read_text(encoding="utf-8"))
 
 
 def is_current(model_dir: Path) -> bool:
-    """An export exists and was made from exactly these weights."""
-    path, stamp = onnx_path(model_dir), model_dir.parent / (model_dir.name + STAMP_SUFFIX)
+    """An export exists, in this format, made from exactly these weights, with the tokenizer it needs."""
+    model_dir = Path(model_dir)
     try:
-        return path.is_file() and json.loads(stamp.read_text(encoding="utf-8")) == _stamp(model_dir)
-    except (OSError, ValueError):
+        stamp = _read_stamp(model_dir)
+        return (onnx_path(model_dir).is_file() and (model_dir / "tokenizer.json").is_file()
+                and {k: stamp.get(k) for k in ("model_fingerprint", "format")} == _stamp(model_dir))
+    except (OSError, ValueError, AttributeError):
         return False
 
 
@@ -72,30 +82,53 @@ def export(model_dir: Path) -> Path:
                                         "vector": {0: "batch"}})
     os.replace(tmp, out)
     stamp = model_dir.parent / (model_dir.name + STAMP_SUFFIX)
-    stamp.write_text(json.dumps(_stamp(model_dir)), encoding="utf-8")
+    stamp.write_text(json.dumps({**_stamp(model_dir), "prompts": dict(st.prompts), "dim": _dim(st),
+                                 "max_seq_length": int(st.max_seq_length)}), encoding="utf-8")
     return out
 
 
+def _dim(st) -> int:
+    d = st.get_embedding_dimension()
+    return int(d) if d else int(st.encode(["x"]).shape[1])
+
+
 class OnnxQueryEncoder:
-    """Queries → normalised vectors with ONNX Runtime, using the model's own tokenizer and "query: " prompt."""
+    """Text → normalised vectors with ONNX Runtime and the model's own fast tokenizer; no torch is imported.
 
-    def __init__(self, model_dir: Path, tokenizer, prompt: str, max_length: int, threads: int):
+    Everything it needs beside the graph (prompts, maximum length, dimension) was recorded by :func:`export`,
+    so a search server can embed queries and pasted drafts without loading torch (~1 GB less memory).
+    """
+
+    def __init__(self, model_dir: Path, threads: int):
         import onnxruntime as ort
+        from tokenizers import Tokenizer
 
+        model_dir = Path(model_dir)
+        stamp = _read_stamp(model_dir)
+        self.prompts: dict[str, str] = dict(stamp["prompts"])
+        self.prompt = self.prompts.get("query", "")
+        self.max_length, self.dim = int(stamp["max_seq_length"]), int(stamp["dim"])
+        tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        pad = "<pad>"
+        with contextlib.suppress(OSError, ValueError):
+            got = json.loads((model_dir / "tokenizer_config.json").read_text(encoding="utf-8")).get("pad_token")
+            pad = got.get("content", pad) if isinstance(got, dict) else (got or pad)
+        tok.enable_truncation(self.max_length)  # counts the special tokens, as transformers does
+        tok.enable_padding(pad_id=tok.token_to_id(pad) or 0, pad_token=pad)
+        self.tokenizer = tok
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(onnx_path(model_dir)), opts, providers=["CPUExecutionProvider"])
-        self.tokenizer, self.prompt, self.max_length = tokenizer, prompt, max_length
 
     def encode(self, texts: list[str], prompt: str | None = None) -> np.ndarray:
         """Vectors of ``texts`` with the query prompt, or another one ("passage: " for drafts)."""
         prompt = self.prompt if prompt is None else prompt
-        enc = self.tokenizer([prompt + t for t in texts], padding=True, truncation=True,
-                             max_length=self.max_length, return_tensors="np")
-        out = self.session.run(None, {"ids": enc["input_ids"].astype(np.int64),
-                                      "mask": enc["attention_mask"].astype(np.int64)})[0]
+        encs = self.tokenizer.encode_batch([prompt + t for t in texts])
+        ids = np.array([e.ids for e in encs], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encs], dtype=np.int64)
+        out = self.session.run(None, {"ids": ids, "mask": mask})[0]
         return np.ascontiguousarray(out, dtype=np.float32)
 
 
