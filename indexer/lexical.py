@@ -20,6 +20,7 @@ import numpy as np
 
 LEXICAL_NAME = "lexical.npz"
 K1, B = 1.2, 0.75
+ACCUMULATE_ABOVE = 8  # postings per chunk in a query beyond which top() accumulates term at a time
 RE_TOKEN = re.compile(r"\w+")  # what FTS5's unicode61 tokenizer (with '_' as a token char) keeps
 
 
@@ -40,24 +41,32 @@ class LexicalIndex:
         return 0 if i is None else int(self.indptr[i + 1] - self.indptr[i])
 
     def top(self, weighted: list[tuple[str, float]], limit: int, allowed: set[int] | None = None) -> dict[int, float]:
-        """The ``limit`` best rowids for a weighted bag of terms (keys with their space prefix)."""
-        parts, ws = [], []
+        """The ``limit`` best rowids for a weighted bag of terms (keys with their space prefix).
+
+        Short posting lists: one ``np.bincount`` over their concatenation. Long ones (a query full of
+        syllables found in most chunks, ~1.5M postings at 100k): term at a time into a float32 accumulator
+        instead of concatenating them; a term's rows are unique, so fancy-index ``+=`` loses nothing.
+        Measured at 100k synthetic chunks over the 63 gold queries: p50 4.0 → 4.4 ms, p95 17.6 → 11.8 ms.
+        """
+        spans = []
         for key, w in weighted:
             i = self.terms.get(key)
-            if i is None or w == 0:
-                continue
-            a, b = self.indptr[i], self.indptr[i + 1]
-            parts.append(self.rows[a:b])
-            ws.append(self.weights[a:b] * np.float32(w))
-        if not parts:
+            if i is not None and w != 0:
+                spans.append((int(self.indptr[i]), int(self.indptr[i + 1]), np.float32(w)))
+        if not spans:
             return {}
-        rows = np.concatenate(parts)
-        scores = np.bincount(rows, weights=np.concatenate(ws), minlength=self.size)
+        if sum(b - a for a, b, _ in spans) <= ACCUMULATE_ABOVE * self.size:
+            scores = np.bincount(np.concatenate([self.rows[a:b] for a, b, _ in spans]),
+                                 weights=np.concatenate([self.weights[a:b] * w for a, b, w in spans]),
+                                 minlength=self.size)
+        else:
+            scores = np.zeros(self.size, dtype=np.float32)
+            for a, b, w in spans:
+                scores[self.rows[a:b]] += self.weights[a:b] * w
         if allowed is not None:
             mask = np.zeros(self.size, dtype=bool)
-            ids = np.fromiter((i for i in allowed if i < self.size), dtype=np.int64)
-            mask[ids] = True
-            scores = np.where(mask, scores, 0.0)
+            mask[np.fromiter((i for i in allowed if 0 <= i < self.size), dtype=np.int64)] = True
+            scores[~mask] = 0.0
         hit = np.flatnonzero(scores > 0)
         if len(hit) > limit:
             hit = hit[np.argpartition(-scores[hit], limit - 1)[:limit]]

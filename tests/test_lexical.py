@@ -56,6 +56,28 @@ def test_postings_order_matches_fts5_bm25_on_the_seeds(seed_index):
         store.close()
 
 
+def test_both_ways_of_summing_postings_agree_on_the_seeds(seed_index, monkeypatch):
+    """A long query is scored term at a time, a short one by bincount: same scores, same order, filters kept."""
+    from indexer import lexical
+
+    store = IndexStore.open(seed_index)
+    try:
+        words = "phòng chống đuối nước cho trẻ em tổng đài điện thoại bảo vệ trẻ em kinh phí thực hiện kế hoạch"
+        terms = [(f"e:{t}", 2.0) for t in words.split()] + [(f"f:{t}", 1.0) for t in
+                                                             ("phong", "chong", "duoi", "nuoc", "tre", "em")]
+        allowed = set(range(1, 60))
+        got = {}
+        for above in (10**9, 0):  # bincount always / accumulate always
+            monkeypatch.setattr(lexical, "ACCUMULATE_ABOVE", above)
+            got[above] = (store.lexical.top(terms, 40), store.lexical.top(terms, 40, allowed))
+        (a, fa), (b, fb) = got[10**9], got[0]
+        assert len(a) == 40 and list(a) == list(b)
+        assert np.allclose(list(a.values()), list(b.values()), rtol=1e-5)
+        assert fa and list(fa) == list(fb) and set(fa) <= allowed
+    finally:
+        store.close()
+
+
 def test_dense_top_equals_faiss(seed_index):
     store = IndexStore.open(seed_index)
     try:

@@ -26,6 +26,7 @@ DEFAULT_MODEL_DIR = REPO_ROOT / ".models" / "multilingual-e5-small"
 MODEL_ENV = "DIRECTIVES_MODEL"
 THREADS_ENV = "DIRECTIVES_THREADS"
 ONNX_ENV = "DIRECTIVES_ONNX"  # "0": encode queries with torch even when an ONNX export exists
+ONNX_THREADS_ENV = "DIRECTIVES_ONNX_THREADS"  # ONNX Runtime threads (default 2; they sleep when idle)
 log = logging.getLogger(__name__)
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".onnx")
 _FP_CACHE = ".directives_fingerprint.json"
@@ -183,7 +184,7 @@ class Encoder:
 
             if not is_current(self._local_dir):
                 return None
-            return OnnxQueryEncoder(self._local_dir, int(os.environ.get(THREADS_ENV, "2")))
+            return OnnxQueryEncoder(self._local_dir, int(os.environ.get(ONNX_THREADS_ENV) or min(2, os.cpu_count() or 1)))
         except Exception as e:  # onnxruntime missing or a broken export: torch still works, just slower
             log.warning("ONNX query encoder unavailable (%s); using torch", e)
             return None

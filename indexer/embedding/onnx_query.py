@@ -119,6 +119,9 @@ class OnnxQueryEncoder:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
+        # idle workers sleep instead of spinning: two threads then cut a query from ~16 to ~11 ms (p50) without
+        # burning the second core that the server's other requests need
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(onnx_path(model_dir)), opts, providers=["CPUExecutionProvider"])
 
