@@ -33,6 +33,13 @@ def _open(index_dir: str):
     return SearchService.open(index_dir)
 
 
+def _print_json(model) -> int:
+    """The command's answer as the API gives it (the same pydantic model), for scripts."""
+    json.dump(model.model_dump(mode="json"), sys.stdout, ensure_ascii=False, indent=2)
+    print()
+    return 0
+
+
 def _short(text: str, n: int = 100) -> str:
     text = " ".join(text.split())
     return text if len(text) <= n else text[: n - 1] + "…"
@@ -54,9 +61,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.json:
-        json.dump(c.model_dump(mode="json"), sys.stdout, ensure_ascii=False, indent=2)
-        print()
-        return 0
+        return _print_json(c)
     print(f"A: {c.a.title}\nB: {c.b.title}\n")
     for p in c.pairs:
         mark = "=" if p.status == "shared" else "≈"
@@ -85,9 +90,7 @@ def cmd_evolve(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.json:
-        json.dump(ev.model_dump(mode="json"), sys.stdout, ensure_ascii=False, indent=2)
-        print()
-        return 0
+        return _print_json(ev)
     if not ev.entries:
         print(f"no document mentions {args.topic!r}")
         return 0

@@ -16,7 +16,7 @@ from rapidfuzz import fuzz
 from indexer.models import Chunk, Metadata
 from search_api.align import AlignConfig, fold_key
 from search_api.redline import Redline, redline
-from search_api.schemas import ResultDocument
+from search_api.schemas import ChunkRef, ResultDocument
 from search_api.service import SearchService
 
 MAX_DRAFT_CHARS = 5000
@@ -42,13 +42,7 @@ def citation(meta: Metadata) -> str:
     return " ".join(parts)
 
 
-class SourceUnit(BaseModel):
-    chunk_id: str
-    doc_id: str
-    path: str
-    headings: list[str]
-    text: str
-    kind: str
+SourceUnit = ChunkRef  # the name this module's answers have always used for a cited chunk
 
 
 class Precedent(BaseModel):
@@ -83,11 +77,6 @@ class SimilarHit(BaseModel):
 class SimilarOut(BaseModel):
     source: SourceUnit
     results: list[SimilarHit]
-
-
-def _source(c: Chunk) -> SourceUnit:
-    return SourceUnit(chunk_id=c.chunk_id, doc_id=c.doc_id, path=c.path, headings=c.headings, text=c.text,
-                      kind=c.kind)
 
 
 def _lexical(a: str, b: str) -> float:
@@ -130,7 +119,7 @@ def precedents(svc: SearchService, text: str, k: int = 10, cfg: AlignConfig | No
         scored.append(((cfg.w_dense * dense + cfg.w_lexical * lex) / (cfg.w_dense + cfg.w_lexical), dense, lex, c))
     scored.sort(key=lambda x: -x[0])
     metas: dict[str, Metadata] = {}
-    results = [Precedent(unit=_source(c), document=svc.document_summary(c.doc_id),
+    results = [Precedent(unit=SourceUnit.of(c), document=svc.document_summary(c.doc_id),
                          citation=citation(_meta(svc, c.doc_id, metas)), score=round(score, 4),
                          dense=round(dense, 4), lexical=round(lex, 4), redline=redline(c.text, draft))
                for score, dense, lex, c in scored[:k]]
@@ -147,7 +136,7 @@ def similar(svc: SearchService, chunk_id: str, k: int = 10) -> SimilarOut:
     results = []
     for c, cos in hits:
         r = redline(src.text, c.text)
-        results.append(SimilarHit(unit=_source(c), document=svc.document_summary(c.doc_id),
+        results.append(SimilarHit(unit=SourceUnit.of(c), document=svc.document_summary(c.doc_id),
                                   similarity=round(cos, 4), text_similarity=round(r.similarity, 4),
                                   reused=r.similarity >= REUSED_SIMILARITY, redline=r))
-    return SimilarOut(source=_source(src), results=results)
+    return SimilarOut(source=SourceUnit.of(src), results=results)

@@ -121,11 +121,7 @@ def diff(svc: Service, a: Annotated[str, Query(description="chunk id")],
     if format == "md":
         return _download(f"# {name}\n\n{render_markdown(r)}\n", MD_MEDIA_TYPE, name, "md")
 
-    def src(c) -> SourceUnit:
-        return SourceUnit(chunk_id=c.chunk_id, doc_id=c.doc_id, path=c.path, headings=c.headings, text=c.text,
-                          kind=c.kind)
-
-    return DiffOut(a=src(ca), b=src(cb), document_a=da, document_b=db, redline=r, html=str(render_html(r)))
+    return DiffOut(a=SourceUnit.of(ca), b=SourceUnit.of(cb), document_a=da, document_b=db, redline=r, html=str(render_html(r)))
 
 
 @router.get("/evolution", response_model=Evolution, responses=ERRORS)

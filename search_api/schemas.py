@@ -68,13 +68,24 @@ class SearchResponse(BaseModel):
     results: list[SearchResult]
 
 
-class ChunkOut(BaseModel):
+class ChunkRef(BaseModel):
+    """A chunk as other answers cite it: where it is and what it says (precedents, diffs, chunk pages)."""
+
     chunk_id: str
     doc_id: str
     path: str
     headings: list[str]
     text: str
     kind: str
+
+    @classmethod
+    def of(cls, c: Any) -> ChunkRef:
+        """From an ``indexer.models.Chunk`` (or anything with its attributes)."""
+        return cls(chunk_id=c.chunk_id, doc_id=c.doc_id, path=c.path, headings=list(c.headings), text=c.text,
+                   kind=c.kind)
+
+
+class ChunkOut(ChunkRef):
     section_kind: str
     agency: str
     start: int
