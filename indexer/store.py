@@ -16,6 +16,7 @@ import itertools
 import json
 import re
 import sqlite3
+import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from indexer.int8_scan import Int8Scan
 from indexer.lexical import LEXICAL_NAME, LexicalIndex, load_lexical
 from indexer.models import Chunk, Directive, LegalRef, Metadata, Unit
 from indexer.textnorm import fold
@@ -33,6 +35,9 @@ CURRENT = "CURRENT"
 DB_NAME = "index.sqlite"
 FAISS_NAME = "vectors.faiss"
 SCHEMA_VERSION = "1"
+INT8_SCAN_FROM = 20_000  # vectors from which dense search scans int8 codes and re-scores (indexer/int8_scan.py)
+RESCORE = 8  # ... re-scoring this many times the rows asked for (at least RESCORE_MIN) with float32 vectors
+RESCORE_MIN = 1_000
 
 # letters/digits (no underscore: "_" joins bigrams); segments break at punctuation so bigrams never span "; ".
 _WORD = re.compile(r"[^\W_]+")
@@ -174,7 +179,7 @@ class IndexStore:
     """Read-only view of one published generation."""
 
     def __init__(self, gen_dir: Path, con: sqlite3.Connection, faiss_index: faiss.Index,
-                 lexical: LexicalIndex | None = None):
+                 lexical: LexicalIndex | None = None, int8_from: int = INT8_SCAN_FROM):
         self.gen_dir = gen_dir
         self.con = con
         self.faiss = faiss_index
@@ -188,10 +193,13 @@ class IndexStore:
         self._ids = faiss.vector_to_array(faiss_index.id_map).astype(np.int64) if n else np.zeros(0, np.int64)
         self._pos = np.full(int(self._ids.max()) + 1 if n else 1, -1, dtype=np.int64)
         self._pos[self._ids] = np.arange(n)
+        self._int8_from = int8_from
+        self._scan: Int8Scan | None = None
+        self._scan_lock = threading.Lock()
         self.meta: dict[str, str] = dict(con.execute("SELECT key, value FROM meta").fetchall())
 
     @classmethod
-    def open(cls, index_dir: Path | str) -> IndexStore:
+    def open(cls, index_dir: Path | str, *, int8_from: int = INT8_SCAN_FROM) -> IndexStore:
         index_dir = Path(index_dir)
         gen = current_generation(index_dir)
         if gen is None:
@@ -201,7 +209,7 @@ class IndexStore:
         con.row_factory = sqlite3.Row
         idx = faiss.read_index(str(gen / FAISS_NAME))
         lx = load_lexical(gen / LEXICAL_NAME) if (gen / LEXICAL_NAME).is_file() else None
-        return cls(gen, con, idx, lx)
+        return cls(gen, con, idx, lx, int8_from)
 
     def close(self) -> None:
         self.con.close()
@@ -285,21 +293,47 @@ class IndexStore:
         return out
 
     def dense_top(self, qvec: np.ndarray, n: int, allowed: set[int] | None = None) -> dict[int, float]:
-        """The ``n`` rowids with the highest cosine to ``qvec`` (vectors are normalised), within ``allowed``."""
-        if allowed is None:
-            ids, mat = self._ids, self._matrix
-        else:
+        """The ``n`` rowids with the highest cosine to ``qvec`` (vectors are normalised), within ``allowed``.
+
+        Scores are always exact float32 cosines. Large indexes choose the rows to score with an int8 scan
+        (a superset of ``RESCORE`` × ``n`` rows); small ones, and filters that leave few rows, score every row.
+        """
+        q = np.asarray(qvec, dtype="float32").reshape(-1)
+        want = None
+        if allowed is not None:
             want = np.fromiter((i for i in allowed if 0 <= i < len(self._pos)), dtype=np.int64)
             pos = self._pos[want]
-            pos = pos[pos >= 0]
-            ids, mat = self._ids[pos], self._matrix[pos]
-        if not len(ids):
+            want = pos[pos >= 0]
+        total = len(self._ids) if want is None else len(want)
+        if not total:
             return {}
-        sims = mat @ np.asarray(qvec, dtype="float32").reshape(-1)
-        n = min(n, len(ids))
-        top = np.argpartition(-sims, n - 1)[:n] if n < len(ids) else np.arange(len(ids))
+        n = min(n, total)
+        scan = self.int8_scan() if total >= self._int8_from else None
+        if scan is not None:
+            mask = None
+            if want is not None:
+                mask = np.zeros(len(self._ids), dtype=bool)
+                mask[want] = True
+            pos = scan.candidates(q, max(RESCORE * n, RESCORE_MIN), mask)
+        else:
+            pos = np.arange(len(self._ids)) if want is None else want
+        sims = (self._matrix if want is None and scan is None else self._matrix[pos]) @ q
+        top = np.argpartition(-sims, n - 1)[:n] if n < len(sims) else np.arange(len(sims))
         top = top[np.argsort(-sims[top], kind="stable")]
+        ids = self._ids[pos]
         return {int(ids[i]): float(sims[i]) for i in top}
+
+    def int8_scan(self) -> Int8Scan | None:
+        """The int8 codes of this generation's vectors, built on first use (~1 s at 100k); None when the
+        index is below ``int8_from`` vectors or ONNX Runtime is missing (then every row is scored exactly)."""
+        if self._scan is None and len(self._ids) >= max(self._int8_from, 1):
+            with self._scan_lock:
+                if self._scan is None:
+                    try:
+                        self._scan = Int8Scan(self._matrix)
+                    except ImportError:
+                        self._int8_from = len(self._ids) + 1
+        return self._scan
 
     def counts(self) -> dict[str, int]:
         return {

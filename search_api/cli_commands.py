@@ -114,6 +114,8 @@ def _marked(text: str, spans: list[list[int]], limit: int) -> str:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import threading
+
     import uvicorn
 
     from web.app import create_app
@@ -122,5 +124,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if svc is None:
         return 2
     app = create_app(Path(args.index_dir), service=svc)
+    threading.Thread(target=svc.warm, daemon=True).start()  # pages answer at once; the first search is warm
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0

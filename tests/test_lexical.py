@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import shutil
 import sqlite3
 
 import numpy as np
 import pytest
 
-from indexer.lexical import LEXICAL_NAME, build_lexical, load_lexical, save_lexical
+from indexer.lexical import LEXICAL_NAME, build_lexical, densify, load_lexical, save_lexical
 from indexer.store import IndexStore, current_generation, fts_columns
 from search_api.service import SearchService
 
@@ -30,8 +32,10 @@ TEXTS = [
 ]
 
 
-def test_postings_rank_like_bm25_and_keep_spaces_apart(tmp_path):
-    lx = build_lexical(tiny_fts(TEXTS))
+@pytest.mark.parametrize("dense_share", [2.0, 0.5])  # every term as postings / common ones as dense rows
+def test_postings_rank_like_bm25_and_keep_spaces_apart(tmp_path, dense_share):
+    lx = build_lexical(tiny_fts(TEXTS), dense_share)
+    assert bool(lx.dense_of) == (dense_share < 1)
     assert lx.df("e:đuối_nước") == 2 and lx.df("f:duoi_nuoc") == 2 and lx.df("e:duoi_nuoc") == 0
     top = lx.top([("e:đuối_nước", 2.0), ("f:duoi_nuoc", 1.0)], limit=10)
     assert list(top) == [3, 1]  # two occurrences beat one; unrelated chunks score nothing
@@ -40,6 +44,36 @@ def test_postings_rank_like_bm25_and_keep_spaces_apart(tmp_path):
     save_lexical(lx, tmp_path / LEXICAL_NAME)
     again = load_lexical(tmp_path / LEXICAL_NAME)
     assert again.terms == lx.terms and np.array_equal(again.weights, lx.weights)
+    assert again.dense_of == lx.dense_of and np.array_equal(again.dense, lx.dense)
+
+
+def test_common_terms_as_dense_rows_score_like_their_postings(seed_index, tmp_path):
+    """Terms in ≥ 1/8 of the chunks become 8-bit rows: same matches, scores within half a step per term."""
+    store = IndexStore.open(seed_index)
+    try:
+        plain, dense = build_lexical(store.con, 2.0), build_lexical(store.con)
+        terms = {plain.terms[k] for k in ("e:trẻ", "e:em", "f:tre")}
+        assert not plain.dense_of and terms <= dense.dense_of.keys()
+        assert "e:tổng_đài" in dense.terms and dense.terms["e:tổng_đài"] not in dense.dense_of  # rarer: postings
+        assert len(dense.rows) < len(plain.rows) / 2  # most postings belong to common syllables
+        for q in ("phòng chống đuối nước cho trẻ em", "tổng đài điện thoại quốc gia bảo vệ trẻ em 111",
+                  "kinh phí thực hiện kế hoạch công tác trẻ em"):
+            words = q.split()
+            weighted = [(f"e:{w}", 2.0) for w in words] + [(f"e:{a}_{b}", 2.0) for a, b in itertools.pairwise(words)]
+            assert all(plain.df(k) == dense.df(k) for k, _ in weighted)
+            a, b = plain.top(weighted, 500), dense.top(weighted, 500)
+            assert a.keys() == b.keys() and len(a) > 20, q
+            bound = sum(w * dense.dense_scale[dense.dense_of[dense.terms[k]]] / 2 for k, w in weighted
+                        if dense.terms.get(k) in dense.dense_of)
+            assert max(abs(a[r] - b[r]) for r in a) <= bound * 1.001 + 1e-5, q
+            assert len(set(list(a)[:10]) & set(list(b)[:10])) >= 9, q
+        old = tmp_path / LEXICAL_NAME  # a file saved before dense rows existed is densified when loaded
+        with open(old, "wb") as f:
+            np.savez(f, indptr=plain.indptr, rows=plain.rows, weights=plain.weights, size=np.int64(plain.size),
+                     terms=np.frombuffer(json.dumps(list(plain.terms), ensure_ascii=False).encode(), dtype=np.uint8))
+        assert load_lexical(old).dense_of == dense.dense_of == densify(plain).dense_of
+    finally:
+        store.close()
 
 
 def test_postings_order_matches_fts5_bm25_on_the_seeds(seed_index):

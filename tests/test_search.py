@@ -46,6 +46,54 @@ def test_unaccented_query_restored_and_matched(search_service):
     assert any("đuối nước" in s for s in spans)  # folded query words highlighted on the accented text
 
 
+def test_highlights_mark_exactly_the_query_words_on_every_seed_chunk(search_service):
+    """Every word, checked one by one: the regex over folded text finds the same spans."""
+    import re
+
+    from search_api.retrieve import highlight_spans
+
+    def one_by_one(text, plan):
+        spans = []
+        for m in re.finditer(r"[^\W_]+", text):
+            w = m.group(0).lower()
+            if w in plan.highlight_exact or fold(w) in plan.highlight_folded:
+                if spans and text[spans[-1][1]:m.start()].strip() == "":
+                    spans[-1][1] = m.end()
+                else:
+                    spans.append([m.start(), m.end()])
+        return spans
+
+    texts = [c.text for d in search_service.documents() for c in search_service.chunks_of(d.doc_id)]
+    for q in ("đuối nước", "phong chong duoi nuoc tre em", "Tổng đài 111", "hòa nhập", "em"):
+        plan = plan_query(q, search_service.vocab)
+        got = [highlight_spans(t, plan) for t in texts]
+        assert got == [one_by_one(t, plan) for t in texts], q
+        assert sum(map(len, got)) >= 3, q
+
+
+@pytest.mark.parametrize("need", [1, 10, 30])
+def test_reading_candidates_in_batches_stops_early_without_changing_results(search_service, need):
+    """top_hits stops reading once nothing later can overtake: any batch size gives the same page."""
+    from search_api.retrieve import Vocabulary, fuse, lexical_scores, top_hits
+
+    svc, cfg = search_service, search_service.fusion
+    for q in ("đuối nước", "tổng đài 111", "kinh phí thực hiện"):
+        plan = plan_query(q, svc.vocab)
+        assert isinstance(svc.vocab, Vocabulary)
+        qv = svc._encode_query(plan.dense_text)
+        lex = lexical_scores(svc.store, plan, cfg, None)
+        dense = svc.store.dense_top(qv, 60)
+        sims = svc.store.vectors(list(lex)) @ qv
+        dense.update({i: float(x) for i, x in zip(lex, sims, strict=True)})
+        pages = []
+        for batch in (3, None, 10**6):
+            out = top_hits(svc.store, fuse(lex, dense, cfg), need, cfg, batch)
+            pages.append(([(h.rowid, round(h.score, 9)) for h in out[:need]], sum(h.chunk is not None for h in out)))
+        (small, read1), (default, _), (everything, read3) = pages
+        assert small == default == everything and len(small) == need, q
+        assert read1 < read3 or need > 10, q  # the small batches stopped before reading the whole pool
+
+
 def test_english_query_uses_multilingual_model(search_service):
     r = search_service.search("child drowning prevention", k=5)
     assert drowning(r.results[0].text)

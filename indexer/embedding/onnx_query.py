@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 SUFFIX = ".query.onnx"
+DATA_SUFFIX = ".query.onnx.data"
 STAMP_SUFFIX = ".query.onnx.json"
 
 
@@ -27,7 +28,14 @@ def onnx_path(model_dir: Path) -> Path:
     return model_dir.parent / (model_dir.name + SUFFIX)
 
 
-FORMAT = 2  # 2: the stamp also records the prompts, max length and dimension, so a server needs no torch
+def data_path(model_dir: Path) -> Path:
+    """The weights, outside the graph: ONNX Runtime maps this file instead of copying 470 MB into its heap."""
+    return model_dir.parent / (model_dir.name + DATA_SUFFIX)
+
+
+# 2: the stamp also records the prompts, max length and dimension, so a server needs no torch
+# 3: weights in an external data file, memory-mapped (a server's peak RSS for the encoder: 1.18 GB → 0.45 GB)
+FORMAT = 3
 
 
 def _stamp(model_dir: Path) -> dict:
@@ -45,14 +53,17 @@ def is_current(model_dir: Path) -> bool:
     model_dir = Path(model_dir)
     try:
         stamp = _read_stamp(model_dir)
-        return (onnx_path(model_dir).is_file() and (model_dir / "tokenizer.json").is_file()
+        return (onnx_path(model_dir).is_file() and data_path(model_dir).is_file()
+                and (model_dir / "tokenizer.json").is_file()
                 and {k: stamp.get(k) for k in ("model_fingerprint", "format")} == _stamp(model_dir))
     except (OSError, ValueError, AttributeError):
         return False
 
 
 def export(model_dir: Path) -> Path:
-    """Export the query encoder (idempotent; written to a temp name, then renamed)."""
+    """Export the query encoder (idempotent). The stamp is written last: without a current stamp the export
+    counts as absent, so an interrupted export is redone, never used half-written."""
+    import onnx
     import torch
     from sentence_transformers import SentenceTransformer
 
@@ -74,14 +85,22 @@ def export(model_dir: Path) -> Path:
             return torch.nn.functional.normalize((hidden * m).sum(1) / m.sum(1), dim=-1)
 
     enc = st.tokenizer(["query: khởi tạo"], return_tensors="pt")
+    stamp = model_dir.parent / (model_dir.name + STAMP_SUFFIX)
+    stamp.unlink(missing_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     with torch.inference_mode():
         torch.onnx.export(Pooled().eval(), (enc["input_ids"], enc["attention_mask"]), str(tmp),
                           input_names=["ids", "mask"], output_names=["vector"], opset_version=17, dynamo=False,
                           dynamic_axes={"ids": {0: "batch", 1: "tokens"}, "mask": {0: "batch", 1: "tokens"},
                                         "vector": {0: "batch"}})
+    graph = onnx.load(str(tmp))
+    tmp.unlink()
+    data = data_path(model_dir)
+    data.unlink(missing_ok=True)  # save_model appends to an existing data file
+    onnx.save_model(graph, str(tmp), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=data.name, size_threshold=1024)
+    data.chmod(0o644)  # onnx creates it owner-only; the graph beside it is world-readable
     os.replace(tmp, out)
-    stamp = model_dir.parent / (model_dir.name + STAMP_SUFFIX)
     stamp.write_text(json.dumps({**_stamp(model_dir), "prompts": dict(st.prompts), "dim": _dim(st),
                                  "max_seq_length": int(st.max_seq_length)}), encoding="utf-8")
     return out
