@@ -54,7 +54,8 @@ class Int8Scan:
         from onnx import TensorProto, helper, numpy_helper
 
         n, d = matrix.shape
-        self.n, self.d = n, d
+        if not n:
+            raise ValueError("Int8Scan needs at least one vector")
         codes, self.step = encode(matrix)
         graph = helper.make_graph(
             [helper.make_node("MatMulInteger", ["a", "codes", "a_zero"], ["y"])], "int8_scan",

@@ -197,7 +197,7 @@ def highlight_spans(text: str, plan: QueryPlan) -> list[list[int]]:
 
     A word is highlighted when its lower case is a query word or its folded form is a folded one. One regex
     over the folded text finds the few candidate words (``fold`` keeps offsets), instead of a Python step
-    for every word of a long task: 3 → 0.4 ms for a page of results.
+    for every word of a long task: 3.0 → 1.0 ms (p50) for a page of results at 100k chunks.
     """
     pattern = _highlight_pattern(frozenset(plan.highlight_exact), frozenset(plan.highlight_folded))
     if pattern is None:

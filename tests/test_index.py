@@ -221,3 +221,22 @@ def test_sigkill_leaves_previous_index_usable(seed_index, tmp_path):
     assert not tmp_dirs() and [x.name for x in index.iterdir() if x.is_dir()] == [current_generation(index).name]
     st = IndexStore.open(index)
     assert st.counts()["documents"] == 8 and st.counts()["vectors"] == st.counts()["chunks"]
+
+
+def test_long_embedding_runs_show_a_progress_bar(monkeypatch, capsys):
+    """A bar on stderr for long runs only (the threshold is lowered here to keep the test short)."""
+    from indexer import build
+    from indexer.embedding.encoder import Encoder
+
+    enc = Encoder.load()
+    texts = ["Phòng, chống đuối nước cho trẻ em.", "Tổng đài 111.", "Kinh phí thực hiện."]
+    monkeypatch.setattr(build, "ENCODE_BATCH", 2)
+    monkeypatch.setattr(build, "PROGRESS_MIN", 1)
+    vecs = build._encode(enc, texts, progress=True)
+    err = capsys.readouterr().err
+    assert vecs.shape == (3, enc.dim) and "embedding" in err and "3/3" in err
+    build._encode(enc, texts, progress=False)
+    assert "embedding" not in capsys.readouterr().err
+    monkeypatch.setattr(build, "PROGRESS_MIN", 10)  # a short run stays quiet even when asked
+    build._encode(enc, texts, progress=True)
+    assert "embedding" not in capsys.readouterr().err

@@ -71,7 +71,7 @@ def test_store_reports_exact_cosines_through_the_scan(seed_index, monkeypatch):
 def test_tiny_matrices(n):
     m = clustered_unit_vectors(max(n, 1))[:n] if n else np.zeros((0, 384), np.float32)
     if n == 0:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="at least one vector"):
             Int8Scan(m)
         return
     scan = Int8Scan(m)
