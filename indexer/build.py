@@ -30,10 +30,13 @@ from indexer import store
 from indexer.lexical import LEXICAL_NAME, build_lexical, save_lexical
 from indexer.models import Directive, ParseError
 from indexer.parse import iter_document_files, parse_source
+from indexer.progress import Progress, ProgressFn, ignore
+from indexer.reading import ReadOptions
 from indexer.sidecar import sidecar_path
 
 ENCODE_BATCH = 64
 PROGRESS_MIN = 8  # show bars only when there is real work
+OCR_CACHE = "ocr-cache"  # beside the generations: OCR results by content hash survive every build
 
 
 @dataclass
@@ -111,7 +114,7 @@ def _read_previous(gen: Path | None) -> tuple[dict[str, str], dict[str, tuple[st
     return meta, files
 
 
-def _encode(encoder, texts: list[str], progress: bool) -> np.ndarray:
+def _encode(encoder, texts: list[str], progress: bool, on_progress: ProgressFn = ignore) -> np.ndarray:
     from tqdm import tqdm
 
     out = np.zeros((len(texts), encoder.dim), dtype="float32")
@@ -121,6 +124,7 @@ def _encode(encoder, texts: list[str], progress: bool) -> np.ndarray:
         v = np.asarray(encoder.encode_passages(texts[i:i + ENCODE_BATCH]), dtype="float32")
         out[i:i + len(v)] = v
         bar.update(len(v))
+        on_progress(Progress("embedding", i + len(v), len(texts)))
     bar.close()
     return out
 
@@ -134,8 +138,12 @@ def _cleanup(index_dir: Path, keep: str) -> None:
         (index_dir / (store.CURRENT + ".tmp")).unlink()
 
 
-def build_index(corpus: Path, index_dir: Path, *, model: str | None = None, progress: bool = True) -> BuildReport:
-    """Index every document under ``corpus`` into ``index_dir``; see the module doc for the guarantees."""
+def build_index(corpus: Path, index_dir: Path, *, model: str | None = None, progress: bool = True,
+                on_progress: ProgressFn = ignore) -> BuildReport:
+    """Index every document under ``corpus`` into ``index_dir``; see the module doc for the guarantees.
+
+    ``on_progress`` hears each stage (parsing file i/n, OCR page i/n, embedding chunk i/n, publishing).
+    """
     t0 = time.perf_counter()
     corpus, index_dir = Path(corpus).resolve(), Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -177,10 +185,13 @@ def build_index(corpus: Path, index_dir: Path, *, model: str | None = None, prog
         from tqdm import tqdm
 
         parsed: dict[str, list[Directive]] = {}
-        for s in tqdm(todo, desc="parsing", unit="file", file=sys.stderr,
-                      disable=not progress or len(todo) < PROGRESS_MIN):
-            parsed[s], errs = parse_source(sources[s], corpus)
+        options = ReadOptions(ocr_cache=index_dir / OCR_CACHE, progress=progress, on_progress=on_progress)
+        for i, s in enumerate(tqdm(todo, desc="parsing", unit="file", file=sys.stderr,
+                                   disable=not progress or len(todo) < PROGRESS_MIN)):
+            on_progress(Progress("parsing", i, len(todo), s))
+            parsed[s], errs = parse_source(sources[s], corpus, options)
             report.errors += errs
+        on_progress(Progress("parsing", len(todo), len(todo)))
 
         # the new generation, private until published
         stamp = f"gen-{time.time_ns()}"
@@ -196,7 +207,7 @@ def build_index(corpus: Path, index_dir: Path, *, model: str | None = None, prog
             if prev is not None:
                 report.notes.append("index format changed: rebuilding from scratch")
                 for s in report.skipped:  # reparse everything under the new schema
-                    parsed[s], errs = parse_source(sources[s], corpus)
+                    parsed[s], errs = parse_source(sources[s], corpus, options)
                     report.errors += errs
                 prev_files = {}
                 report.skipped, report.removed = [], []
@@ -243,7 +254,7 @@ def build_index(corpus: Path, index_dir: Path, *, model: str | None = None, prog
                 if removed_rowids:
                     index.remove_ids(np.asarray(removed_rowids, dtype="int64"))
             if rows:
-                vecs = _encode(encoder, [t for _, t in rows], progress)
+                vecs = _encode(encoder, [t for _, t in rows], progress, on_progress)
                 index.add_with_ids(vecs, np.asarray([r for r, _ in rows], dtype="int64"))
                 report.encoded = len(rows)
 
@@ -265,6 +276,7 @@ def build_index(corpus: Path, index_dir: Path, *, model: str | None = None, prog
         if report.removed or report.updated:
             con.execute("VACUUM")  # keep copied generations from growing with dead pages
         con.close()
+        on_progress(Progress("publishing", 0, 1))
         faiss.write_index(index, str(tmp / store.FAISS_NAME))
         save_lexical(lexical_index, tmp / LEXICAL_NAME)
         for f in (db, tmp / store.FAISS_NAME, tmp / LEXICAL_NAME, tmp):
@@ -282,6 +294,7 @@ def build_index(corpus: Path, index_dir: Path, *, model: str | None = None, prog
         os.replace(pointer, index_dir / store.CURRENT)
         _fsync(index_dir)
         _cleanup(index_dir, keep=stamp)
+        on_progress(Progress("publishing", 1, 1))
 
         report.generation, report.changed = stamp, True
         report.seconds = time.perf_counter() - t0

@@ -41,7 +41,7 @@ def _print_metadata(meta) -> None:
 
 def cmd_parse(args: argparse.Namespace) -> int:
     from indexer.parse import parse_file
-    from indexer.readers import ReadError
+    from indexer.reading import ReadError
 
     status = 0
     out = []

@@ -130,6 +130,26 @@ class Chunk:
 
 
 @dataclass
+class IngestInfo:
+    """How a file was read: shown per file by ``directives parse``/``index`` and on the document page."""
+
+    reader: str = ""  # "python-docx + Word numbering", "LibreOffice → .docx", "pypdf", "Tesseract (vie)" …
+    pages: int | None = None  # pages of a PDF, TIFF or scan; None for flowing text
+    ocr: bool = False  # some text came from OCR
+    ocr_pages: int = 0
+    ocr_confidence: float | None = None  # mean word confidence (0–100) over the OCR'd pages
+    warnings: list[str] = field(default_factory=list)  # "numbering from style", "tracked changes accepted" …
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> IngestInfo:
+        known = {k: v for k, v in (d or {}).items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass
 class Directive:
     """One parsed document: normalised text, metadata, task tree and chunks."""
 
@@ -145,6 +165,7 @@ class Directive:
     units: list[Unit]
     chunks: list[Chunk] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    ingest: IngestInfo = field(default_factory=IngestInfo)
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """Map a normalised span back to the original text."""
@@ -165,6 +186,7 @@ class Directive:
             "units": [u.to_dict() for u in self.units],
             "chunks": [c.to_dict() for c in self.chunks],
             "warnings": list(self.warnings),
+            "ingest": self.ingest.to_dict(),
         }
         if with_text:
             d["text"] = self.text

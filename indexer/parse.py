@@ -14,12 +14,12 @@ from indexer.chunks import make_chunks
 from indexer.layout import find_layout
 from indexer.metadata import extract_metadata
 from indexer.models import Directive, Metadata, ParseError
-from indexer.readers import ReadError, read_document
+from indexer.reading import SUFFIXES, ReadError, ReadOptions, read_document
 from indexer.sidecar import apply_overrides, load_sidecar
 from indexer.structure import parse_body
 from indexer.textnorm import fold, normalize
 
-DOCUMENT_SUFFIXES = {".txt", ".md", ".docx", ".pdf", ".html", ".htm"}
+DOCUMENT_SUFFIXES = set(SUFFIXES)
 RECORD_SUFFIXES = {".jsonl"}
 
 
@@ -52,12 +52,14 @@ def parse_text(original: str, *, doc_id: str, source: str = "", content_hash: st
     return d
 
 
-def parse_file(path: Path, *, root: Path | None = None, doc_id: str | None = None) -> Directive:
+def parse_file(path: Path, *, root: Path | None = None, doc_id: str | None = None,
+               options: ReadOptions | None = None) -> Directive:
     """Parse one document file; raises ``ReadError`` for unreadable input (the message names file and reason)."""
-    raw = read_document(path)
+    raw = read_document(path, options=options)
     d = parse_text(raw.text, doc_id=doc_id or doc_id_for(path, root),
                    source=str(path.relative_to(root)) if root else str(path),
                    content_hash=raw.content_hash, fmt=raw.format, encoding=raw.encoding)
+    d.ingest = raw.ingest
     try:
         overrides = load_sidecar(path)
     except ValueError as e:
@@ -75,7 +77,8 @@ def iter_document_files(corpus: Path) -> Iterator[Path]:
             yield p
 
 
-def parse_source(path: Path, root: Path) -> tuple[list[Directive], list[ParseError]]:
+def parse_source(path: Path, root: Path, options: ReadOptions | None = None
+                 ) -> tuple[list[Directive], list[ParseError]]:
     """One source file → its documents (one for a document file, one per record for .jsonl) and errors."""
     rel = str(path.relative_to(root))
     if path.suffix.lower() in RECORD_SUFFIXES:
@@ -83,7 +86,7 @@ def parse_source(path: Path, root: Path) -> tuple[list[Directive], list[ParseErr
 
         return read_jsonl(path, root=root)
     try:
-        return [parse_file(path, root=root)], []
+        return [parse_file(path, root=root, options=options)], []
     except ReadError as e:
         return [], [ParseError(rel, e.reason)]
     except Exception as e:  # a parser bug must not sink the batch

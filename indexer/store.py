@@ -28,7 +28,7 @@ import numpy as np
 
 from indexer.int8_scan import Int8Scan
 from indexer.lexical import LEXICAL_NAME, LexicalIndex, load_lexical
-from indexer.models import Chunk, Directive, LegalRef, Metadata, Unit
+from indexer.models import Chunk, Directive, IngestInfo, LegalRef, Metadata, Unit
 from indexer.textnorm import fold
 
 CURRENT = "CURRENT"
@@ -147,6 +147,7 @@ def directive_from_dict(d: dict[str, Any]) -> Directive:
         offsets=d.get("offsets") or list(range(len(text) + 1)),
         metadata=Metadata(**m), units=[_unit(u) for u in d["units"]],
         chunks=[Chunk(**c) for c in d["chunks"]], warnings=list(d.get("warnings", [])),
+        ingest=IngestInfo.from_dict(d.get("ingest")),
     )
 
 

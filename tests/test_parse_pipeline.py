@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from indexer.parse import parse_corpus, parse_file
-from indexer.readers import encode_legacy
+from indexer.reading import encode_legacy
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.readers import RawDocument, ReadError, decode_bytes, encode_legacy, read_document
+from indexer.reading import RawDocument, ReadError, decode_bytes, encode_legacy, read_document
 from indexer.textnorm import normalize_text, syllables
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"

@@ -1,58 +1,23 @@
-"""Files → decoded text. Every way a file can fail becomes a ``ReadError`` naming the file and the reason.
+"""Bytes of a text file → text. Vietnamese files come in many encodings, most of them unlabelled.
 
-Vietnamese public-sector files come in many encodings: UTF-8 (sometimes double-encoded), UTF-16 from Word's
-"Unicode text", Windows-1258 (base letter + combining tone), and the pre-Unicode 8-bit font encodings TCVN3
-(ABC, ".VnTime") and VNI-Windows. Legacy bytes carry no label, so every candidate decoding is scored by how
-Vietnamese the result looks and the best plausible one wins. The text returned is *not* normalised: it is
-the original shown to users; ``indexer.textnorm.normalize`` maps back to it.
+UTF-8 (sometimes double-encoded), UTF-16 from Word's "Unicode text", Windows-1258 (base letter + combining
+tone), and the pre-Unicode 8-bit font encodings TCVN3 (ABC, ".VnTime") and VNI-Windows. Legacy bytes carry no
+label, so every candidate decoding is scored by how Vietnamese the result looks and the best plausible one
+wins. The text returned is *not* normalised: it is the original shown to users.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
-import zipfile
-from dataclasses import dataclass
-from pathlib import Path
 
+from indexer.reading.errors import ReadError
 from indexer.textnorm import canonical_tones
 
-__all__ = ["RawDocument", "ReadError", "decode_bytes", "encode_legacy", "read_document"]
-
-_VI_REASONS = {
-    "empty file": "tệp rỗng",
-    "binary file": "tệp nhị phân, không phải văn bản",
-    "unknown encoding": "không nhận ra bảng mã",
-    "file too large": "tệp quá lớn",
-    "no text layer": "PDF không có lớp chữ (bản quét?)",
-    "unsupported format": "định dạng không được hỗ trợ",
-    "corrupt": "tệp bị hỏng",
-    "encrypted": "tệp được mã hóa",
-    "cannot open": "không mở được tệp",
-}
+__all__ = ["decode_bytes", "encode_legacy", "repair_mojibake"]
 
 
-class ReadError(Exception):
-    """A file that cannot be turned into text; ``str(e)`` names the file, the reason and a Vietnamese gloss."""
-
-    def __init__(self, source: str, reason: str):
-        self.source = str(source)
-        self.reason = reason
-        gloss = next((vi for key, vi in _VI_REASONS.items() if reason.startswith(key)), "không đọc được tệp")
-        super().__init__(f"{self.source}: {reason} ({gloss})" if self.source else f"{reason} ({gloss})")
-
-
-@dataclass
-class RawDocument:
-    source: str
-    format: str  # "txt", "md", "docx", "pdf", "html"
-    encoding: str  # how the bytes were decoded ("utf-8", "utf-16", "cp1258", "tcvn3", "vni", …)
-    text: str  # decoded, not normalised: the original for display
-    content_hash: str  # sha256 hex of the raw bytes
-
-
-# --- legacy Vietnamese encodings --------------------------------------------------------------------------
+# --- legacy Vietnamese encodings ---------------------------------------------------------------------------
 
 _TONES = "\u0301\u0300\u0309\u0303\u0323"  # sắc, huyền, hỏi, ngã, nặng: the order of the tables below
 
@@ -403,196 +368,3 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
     return text, enc
 
 
-# --- formats ----------------------------------------------------------------------------------------------
-
-def _read_docx(path: Path) -> str:
-    """Paragraphs in body order, tables' cells included; a wholly bold paragraph is wrapped in ``**``."""
-    import docx
-    from docx.document import Document as _Doc
-    from docx.table import Table
-    from docx.text.paragraph import Paragraph
-
-    try:
-        doc: _Doc = docx.Document(str(path))
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as e:
-        raise ReadError(str(path), f"corrupt .docx: {type(e).__name__}: {e}") from e
-    except Exception as e:  # lxml and python-docx raise many kinds for broken parts
-        raise ReadError(str(path), f"corrupt .docx: {type(e).__name__}: {e}") from e
-
-    paras: list[str] = []
-
-    def para_text(p: Paragraph) -> str:
-        text = p.text.strip()
-        if not text:
-            return ""
-        runs = [r for r in p.runs if r.text.strip()]
-        style_bold = bool(p.style is not None and p.style.font is not None and p.style.font.bold)
-        if runs and all(r.bold or (r.bold is None and style_bold) for r in runs):
-            text = f"**{text}**"
-        style = (p.style.name if p.style is not None else "") or ""
-        m = re.match(r"Heading (\d)", style)
-        if m:
-            text = "#" * min(int(m.group(1)), 6) + " " + text
-        return text
-
-    def walk(parent) -> None:
-        seen: set = set()  # the elements themselves: ids of freed lxml proxies get reused
-        for el in parent.iterchildren():
-            tag = el.tag.rsplit("}", 1)[-1]
-            if tag == "p":
-                t = para_text(Paragraph(el, doc))
-                if t:
-                    paras.append(t)
-            elif tag == "tbl":
-                for row in Table(el, doc).rows:
-                    for cell in row.cells:
-                        if cell._tc in seen:  # a merged cell repeats across its span
-                            continue
-                        seen.add(cell._tc)
-                        walk(cell._tc)
-            elif tag == "sdt":  # content controls wrap ordinary paragraphs
-                content = el.find("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}sdtContent")
-                if content is not None:
-                    walk(content)
-
-    try:
-        walk(doc.element.body)
-    except Exception as e:
-        raise ReadError(str(path), f"corrupt .docx: {type(e).__name__}: {e}") from e
-    return "\n\n".join(paras)
-
-
-def _read_pdf(path: Path) -> str:
-    """Text layer page by page; pages are separated by a blank line (the parser repairs mid-sentence breaks)."""
-    from pypdf import PdfReader
-
-    try:
-        reader = PdfReader(str(path))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise ReadError(str(path), "encrypted PDF")
-        pages = [(page.extract_text() or "").strip() for page in reader.pages]
-    except ReadError:
-        raise
-    except Exception as e:  # pypdf raises PdfReadError, ValueError, KeyError… on damaged files
-        raise ReadError(str(path), f"corrupt PDF: {type(e).__name__}: {e}") from e
-    text = "\n\n".join(p for p in pages if p)
-    if not text.strip():
-        raise ReadError(str(path), "no text layer (scanned PDF?)")
-    return text
-
-
-_HTML_DROP = {"script", "style", "noscript", "template", "head", "svg", "iframe", "object"}
-_HTML_BLOCKS = {
-    "p", "div", "section", "article", "main", "header", "footer", "aside", "nav", "blockquote", "pre",
-    "ul", "ol", "li", "table", "thead", "tbody", "tfoot", "tr", "td", "th", "caption", "dl", "dt", "dd",
-    "h1", "h2", "h3", "h4", "h5", "h6", "hr", "figure", "figcaption", "address", "form", "fieldset", "body",
-}
-_BREAK = "\x00"
-
-
-def _html_to_text(html: str) -> str:
-    """Visible text; block elements become paragraphs separated by blank lines, headings keep ``#`` marks."""
-    from bs4 import BeautifulSoup
-    from bs4.element import Comment, Declaration, Doctype, NavigableString, ProcessingInstruction, Tag
-
-    soup = BeautifulSoup(html, "html.parser")
-    out: list[str] = []
-
-    def walk(node: Tag, pre: bool) -> None:
-        for child in node.children:
-            if isinstance(child, (Comment, Declaration, Doctype, ProcessingInstruction)):
-                continue
-            if isinstance(child, NavigableString):
-                s = str(child)
-                out.append(s if pre else re.sub(r"\s+", " ", s))
-                continue
-            if not isinstance(child, Tag):
-                continue
-            name = child.name.lower()
-            if name in _HTML_DROP:
-                continue
-            if name == "br":
-                out.append("\n")
-                continue
-            block = name in _HTML_BLOCKS
-            if block:
-                out.append(_BREAK)
-            if re.fullmatch(r"h[1-6]", name):
-                out.append("#" * int(name[1]) + " ")
-            elif name == "li":
-                parent = child.parent.name if child.parent is not None else "ul"
-                if parent == "ol":
-                    n = 1 + sum(1 for s in child.find_previous_siblings("li"))
-                    out.append(f"{n}. ")
-                else:
-                    out.append("- ")
-            walk(child, pre or name == "pre")
-            if block:
-                out.append(_BREAK)
-
-    walk(soup, False)
-    paras = []
-    for chunk in "".join(out).split(_BREAK):
-        lines = [ln.strip() for ln in chunk.split("\n")]
-        para = "\n".join(ln for ln in lines if ln)
-        if para and not re.fullmatch(r"#{1,6}|\d+\.|-", para):
-            paras.append(para)
-    return "\n\n".join(paras)
-
-
-_RE_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?([A-Za-z0-9_\-]+)""", re.I)
-
-
-def _decode_html(data: bytes) -> tuple[str, str]:
-    try:
-        return decode_bytes(data)
-    except ReadError as e:
-        m = _RE_META_CHARSET.search(data[:4096])
-        if not e.reason.startswith("unknown encoding") or not m:
-            raise
-        try:
-            return data.decode(m.group(1).decode("ascii"), errors="replace"), m.group(1).decode("ascii").lower()
-        except LookupError:
-            raise e from None
-
-
-_TEXT_FORMATS = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html"}
-
-
-def read_document(path: Path, *, max_bytes: int = 20_000_000) -> RawDocument:
-    """Read one document file (.txt, .md, .docx, .pdf, .html/.htm) into text; ``ReadError`` on any failure."""
-    path = Path(path)
-    src = str(path)
-    suffix = path.suffix.lower()
-    if suffix not in _TEXT_FORMATS and suffix not in (".docx", ".pdf"):
-        raise ReadError(src, f"unsupported format: '{suffix or path.name}' (use .txt, .md, .docx, .pdf, .html)")
-    try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise ReadError(src, f"file too large: {size} bytes > limit {max_bytes}")
-        data = path.read_bytes()
-    except OSError as e:
-        raise ReadError(src, f"cannot open: {e.strerror or e}") from e
-    if len(data) > max_bytes:  # grew since stat
-        raise ReadError(src, f"file too large: {len(data)} bytes > limit {max_bytes}")
-    digest = hashlib.sha256(data).hexdigest()
-    if not data.strip():
-        raise ReadError(src, "empty file")
-    try:
-        if suffix == ".docx":
-            text, enc, fmt = _read_docx(path), "utf-8", "docx"
-        elif suffix == ".pdf":
-            text, enc, fmt = _read_pdf(path), "pdf", "pdf"
-        elif _TEXT_FORMATS[suffix] == "html":
-            raw, enc = _decode_html(data)
-            text, fmt = _html_to_text(raw), "html"
-        else:
-            text, enc = decode_bytes(data)
-            fmt = _TEXT_FORMATS[suffix]
-    except ReadError as e:
-        raise ReadError(src, e.reason) from e.__cause__
-    if not text.strip():
-        raise ReadError(src, "empty file")
-    if "\r" in text and "\n" not in text:  # classic Mac line ends
-        text = text.replace("\r", "\n")
-    return RawDocument(source=src, format=fmt, encoding=enc, text=text, content_hash=digest)

@@ -1,0 +1,27 @@
+"""PDF → text: the text layer page by page (pages separated by a blank line; the parser repairs breaks)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from indexer.reading.errors import ReadError
+
+__all__ = ["read_pdf"]
+
+
+def read_pdf(path: Path) -> str:
+    from pypdf import PdfReader
+
+    try:
+        reader = PdfReader(str(path))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise ReadError(str(path), "encrypted PDF")
+        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+    except ReadError:
+        raise
+    except Exception as e:  # pypdf raises PdfReadError, ValueError, KeyError… on damaged files
+        raise ReadError(str(path), f"corrupt PDF: {type(e).__name__}: {e}") from e
+    text = "\n\n".join(p for p in pages if p)
+    if not text.strip():
+        raise ReadError(str(path), "no text layer (scanned PDF?)")
+    return text
