@@ -11,13 +11,13 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test install model index serve lint browser clean bench eval
+.PHONY: run test install model index serve lint browser office system clean bench eval
 
-run: install model
+run: install model office
 	$(BIN)/directives index --corpus corpus --index-dir $(INDEX_DIR)
 	$(BIN)/directives serve --index-dir $(INDEX_DIR) --host $(HOST) --port $(PORT)
 
-index: install model
+index: install model office
 	$(BIN)/directives index --corpus corpus --index-dir $(INDEX_DIR)
 
 serve: install
@@ -46,13 +46,26 @@ model: install
 lint: install
 	$(BIN)/ruff check .
 
-# Debian's Chromium for the browser tests (never a downloaded browser); root on CI and dev machines
-browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core; \
-	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core; fi; }
+# Debian packages, installed with apt-get when missing (root on CI and dev machines, sudo otherwise):
+# Chromium for the browser tests (never a downloaded browser); LibreOffice for .doc/.odt/.rtf; Tesseract with
+# its Vietnamese model for scans and photos; the fonts that LibreOffice renders Vietnamese with.
+APT = DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
+SUDO = $$( [ "$$(id -u)" = 0 ] || echo sudo )
+define apt_need
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) $(APT) $$missing; fi
+endef
 
-test: install model browser
+browser:
+	$(call apt_need,chromium fonts-dejavu-core)
+
+office:
+	$(call apt_need,libreoffice-writer-nogui tesseract-ocr tesseract-ocr-vie fonts-dejavu-core fonts-liberation2)
+
+system: browser office
+
+test: install model system
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 

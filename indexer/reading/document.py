@@ -22,6 +22,23 @@ class ReadOptions:
 
 
 @dataclass
+class Extracted:
+    """What one format reader found: the text, and how it got it (the dispatcher adds hash and source)."""
+
+    text: str
+    reader: str  # "Word (numbering resolved)", "LibreOffice → .docx", "pypdf", "Tesseract 5 (vie)" …
+    encoding: str = "utf-8"
+    pages: int | None = None
+    ocr_pages: int = 0
+    ocr_confidence: float | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def ingest(self) -> IngestInfo:
+        return IngestInfo(reader=self.reader, pages=self.pages, ocr=self.ocr_pages > 0, ocr_pages=self.ocr_pages,
+                          ocr_confidence=self.ocr_confidence, warnings=list(self.warnings))
+
+
+@dataclass
 class RawDocument:
     source: str
     format: str  # "txt", "md", "docx", "doc", "odt", "rtf", "pdf", "html", "image"
