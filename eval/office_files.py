@@ -337,6 +337,7 @@ def docx_from_text(text: str, path: Path, *, one_row_header: bool = False, track
             tracked = True
 
     if parts.footer_left or parts.footer_right:
+        doc.add_paragraph()  # the blank line above "Nơi nhận"
         table = doc.add_table(rows=1, cols=2)
         left, right = table.cell(0, 0), table.cell(0, 1)
         first = True
@@ -347,5 +348,153 @@ def docx_from_text(text: str, path: Path, *, one_row_header: bool = False, track
                 par._p.get_or_add_pPr().append(_numpr(numbering.bullets, b.bullet))
             _add_runs(par, b.lines)
         _cell_blocks(right, parts.footer_right, WD_ALIGN_PARAGRAPH.CENTER)
+        doc.add_paragraph()  # Word always ends a document with a paragraph mark after a table
     doc.save(str(path))
     return Path(path)
+
+
+# --- a hand-made package for the numbering cases the seeds do not have ----------------------------------------
+
+_CT = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">
+<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>
+<Default Extension="xml" ContentType="application/xml"/>
+<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/>
+<Override PartName="/word/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.styles+xml"/>
+<Override PartName="/word/numbering.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.numbering+xml"/>
+<Override PartName="/word/footnotes.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml"/>
+</Types>"""
+_RELS = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
+<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/>
+</Relationships>"""
+_DOC_RELS = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
+<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/>
+<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/numbering" Target="numbering.xml"/>
+<Relationship Id="rId3" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/footnotes" Target="footnotes.xml"/>
+<Relationship Id="rId4" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink" Target="https://thuvienphapluat.vn/" TargetMode="External"/>
+</Relationships>"""
+WNS = ('xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
+       'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" '
+       'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006" '
+       'xmlns:wps="http://schemas.microsoft.com/office/word/2010/wordprocessingShape" '
+       'xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing" '
+       'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
+       'xmlns:v="urn:schemas-microsoft-com:vml" mc:Ignorable="wps"')
+
+
+def write_package(path: Path, body: str, *, numbering: str = "", styles: str = "", footnotes: str = "") -> Path:
+    """A minimal but complete .docx from WordprocessingML fragments (what Word and LibreOffice both open)."""
+    import zipfile
+
+    parts = {
+        "[Content_Types].xml": _CT,
+        "_rels/.rels": _RELS,
+        "word/_rels/document.xml.rels": _DOC_RELS,
+        "word/document.xml": f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<w:document {WNS}>'
+                             f"<w:body>{body}<w:sectPr/></w:body></w:document>",
+        "word/styles.xml": f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<w:styles {WNS}>'
+                           '<w:style w:type="paragraph" w:default="1" w:styleId="Normal"><w:name w:val="Normal"/>'
+                           f"</w:style>{styles}</w:styles>",
+        "word/numbering.xml": f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<w:numbering {WNS}>'
+                              f"{numbering}</w:numbering>",
+        "word/footnotes.xml": f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<w:footnotes {WNS}>'
+                              '<w:footnote w:type="separator" w:id="-1"><w:p><w:r><w:separator/></w:r></w:p>'
+                              f"</w:footnote>{footnotes}</w:footnotes>",
+    }
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, xml in parts.items():
+            z.writestr(name, xml)
+    return Path(path)
+
+
+def _lvl_xml(ilvl: int, fmt: str, text: str, **extra: str) -> str:
+    more = "".join(f'<w:{k} w:val="{v}"/>' for k, v in extra.items() if k != "pStyle")
+    style = f'<w:pStyle w:val="{extra["pStyle"]}"/>' if "pStyle" in extra else ""
+    return (f'<w:lvl w:ilvl="{ilvl}"><w:start w:val="1"/><w:numFmt w:val="{fmt}"/>{style}{more}'
+            f'<w:lvlText w:val="{text}"/><w:lvlJc w:val="left"/></w:lvl>')
+
+
+def _p(text: str, num: int | None = None, ilvl: int | None = None, style: str | None = None) -> str:
+    ppr = ""
+    if style:
+        ppr += f'<w:pStyle w:val="{style}"/>'
+    if num is not None or ilvl is not None:
+        ppr += "<w:numPr>" + (f'<w:ilvl w:val="{ilvl}"/>' if ilvl is not None else "") + \
+               (f'<w:numId w:val="{num}"/>' if num is not None else "") + "</w:numPr>"
+    run = f'<w:r><w:t xml:space="preserve">{text}</w:t></w:r>' if text else ""
+    return f"<w:p><w:pPr>{ppr}</w:pPr>{run}</w:p>"
+
+
+# (numId, ilvl, style, text, the label Word shows) — ECMA-376 §17.9 as Word implements it
+NUMBERING_CASES: list[tuple[int | None, int | None, str | None, str, str]] = [
+    (1, 0, None, "Mục tiêu chung", "1."),
+    (1, 1, None, "Mục tiêu cụ thể thứ nhất", "1.1."),
+    (1, 1, None, "Mục tiêu cụ thể thứ hai", "1.2."),
+    (1, 2, None, "Chỉ tiêu về trẻ em", "a)"),
+    (1, 2, None, "Chỉ tiêu về gia đình", "b)"),
+    (1, 1, None, "Mục tiêu cụ thể thứ ba", "1.3."),
+    (1, 0, None, "Nhiệm vụ", "2."),
+    (1, 2, None, "Nhiệm vụ về truyền thông", "a)"),  # level 2 restarted by level 0
+    (1, 1, None, "Nhiệm vụ thứ nhất", "2.2."),  # the skipped level 1 counted once under "a)"
+    (1, 0, None, "", ""),  # an empty numbered paragraph still counts
+    (1, 0, None, "Kinh phí", "4."),
+    (2, 0, None, "Tổ chức thực hiện", "7."),  # numId 2: same abstract, startOverride 7
+    (1, 0, None, "Chế độ báo cáo", "8."),  # back on numId 1: the shared count goes on
+    (3, 0, None, "MỤC ĐÍCH, YÊU CẦU", "I."),
+    (3, 1, None, "Sở Lao động - Thương binh và Xã hội", "I.1."),
+    (3, 1, None, "Sở Giáo dục và Đào tạo", "I.2."),
+    (3, 0, None, "NHIỆM VỤ", "II."),
+    (3, 2, None, "Sở Y tế", "2.1."),  # w:isLgl: the Roman level shown as a decimal
+    (3, 1, None, "Công an tỉnh", "II.2."),
+    (4, 0, None, "Không bao giờ đánh lại", "1."),
+    (4, 1, None, "mục con", "1.1"),
+    (4, 0, None, "Mục hai", "2."),
+    (4, 1, None, "mục con tiếp tục", "2.2"),  # w:lvlRestart 0: level 1 never restarts
+    (None, None, "Dieu", "Phạm vi điều chỉnh", "Điều 1."),  # numbering from a style bound by w:pStyle
+    (None, None, "Dieu", "Đối tượng áp dụng", "Điều 2."),
+    (0, None, "Dieu", "Không đánh số", ""),  # numId 0 switches the style's numbering off
+    (6, 0, None, "Danh sách qua kiểu đánh số", "a."),  # numStyleLink → the numbering style's list
+    (6, 0, None, "mục tiếp theo", "b."),
+    (5, 0, None, "Gạch đầu dòng", "-"),
+    (5, 1, None, "Ký hiệu Symbol", "•"),
+    (5, 2, None, "Ký hiệu Courier", "◦"),
+]
+
+NUMBERING_XML = (
+    '<w:abstractNum w:abstractNumId="10">' + _lvl_xml(0, "decimal", "%1.") + _lvl_xml(1, "decimal", "%1.%2.")
+    + _lvl_xml(2, "lowerLetter", "%3)") + "</w:abstractNum>"
+    + '<w:abstractNum w:abstractNumId="11">' + _lvl_xml(0, "upperRoman", "%1.") + _lvl_xml(1, "decimal", "%1.%2.")
+    + _lvl_xml(2, "decimal", "%1.%3.", isLgl="1") + "</w:abstractNum>"
+    + '<w:abstractNum w:abstractNumId="12">' + _lvl_xml(0, "decimal", "%1.")
+    + _lvl_xml(1, "decimal", "%1.%2", lvlRestart="0") + "</w:abstractNum>"
+    + '<w:abstractNum w:abstractNumId="13">' + _lvl_xml(0, "decimal", "Điều %1.", pStyle="Dieu") + "</w:abstractNum>"
+    + '<w:abstractNum w:abstractNumId="14">' + _lvl_xml(0, "bullet", "-") + _lvl_xml(1, "bullet", "\uf0b7")
+    + _lvl_xml(2, "bullet", "o") + "</w:abstractNum>"
+    + '<w:abstractNum w:abstractNumId="15"><w:numStyleLink w:val="KieuDanhSach"/></w:abstractNum>'
+    + '<w:abstractNum w:abstractNumId="16"><w:styleLink w:val="KieuDanhSach"/>' + _lvl_xml(0, "lowerLetter", "%1.")
+    + "</w:abstractNum>"
+    + '<w:num w:numId="1"><w:abstractNumId w:val="10"/></w:num>'
+    + '<w:num w:numId="2"><w:abstractNumId w:val="10"/><w:lvlOverride w:ilvl="0"><w:startOverride w:val="7"/>'
+      "</w:lvlOverride></w:num>"
+    + '<w:num w:numId="3"><w:abstractNumId w:val="11"/></w:num>'
+    + '<w:num w:numId="4"><w:abstractNumId w:val="12"/></w:num>'
+    + '<w:num w:numId="5"><w:abstractNumId w:val="14"/></w:num>'
+    + '<w:num w:numId="6"><w:abstractNumId w:val="15"/></w:num>'
+    + '<w:num w:numId="7"><w:abstractNumId w:val="16"/></w:num>'
+    + '<w:num w:numId="8"><w:abstractNumId w:val="13"/></w:num>'
+)
+NUMBERING_STYLES = (
+    '<w:style w:type="paragraph" w:styleId="Dieu"><w:name w:val="Dieu"/><w:basedOn w:val="Normal"/>'
+    '<w:pPr><w:numPr><w:numId w:val="8"/></w:numPr></w:pPr></w:style>'
+    '<w:style w:type="numbering" w:styleId="KieuDanhSach"><w:name w:val="Kieu Danh Sach"/>'
+    '<w:pPr><w:numPr><w:numId w:val="7"/></w:numPr></w:pPr></w:style>'
+)
+
+
+def numbering_docx(path: Path) -> list[tuple[str, str]]:
+    """Write the numbering test package; returns (label Word shows, text) per non-empty paragraph."""
+    body = "".join(_p(text, num, ilvl, style) for num, ilvl, style, text, _ in NUMBERING_CASES)
+    write_package(path, body, numbering=NUMBERING_XML, styles=NUMBERING_STYLES)
+    return [(label, text) for _, _, _, text, label in NUMBERING_CASES if text]

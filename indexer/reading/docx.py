@@ -1,70 +1,405 @@
-""".docx → text in reading order: paragraphs and table cells, Word numbering rendered as typed labels."""
+""".docx → the text a person sees in Word, in the shape the structure parser reads.
+
+Paragraphs in body order, separated by blank lines; a table cell's paragraphs are one block (the header
+cells "ỦY BAN NHÂN DÂN / HUYỆN CAM LỘ" and the signature cell stay together); Word's automatic numbering is
+rendered in front of the text ("3. ", "a) ", "- ") by ``numbering.Numbering``; bold and italic runs are
+marked ``**``/``*`` as in the typed seeds (a bold numbered line is a heading to the parser); Heading styles
+become ``#``. Tracked changes read as accepted (insertions kept, deletions and moved-from text dropped);
+hyperlinks, fields' shown results, content controls, text boxes (once, not their VML fallback copies) and
+footnotes are kept; manual line breaks become line ends; soft hyphens vanish; tabs stay tabs.
+"""
 
 from __future__ import annotations
 
 import re
-import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from lxml import etree
+
+from indexer.reading.document import Extracted
 from indexer.reading.errors import ReadError
+from indexer.reading.numbering import Numbering
+from indexer.reading.ooxml import NS, Package, W, open_package
+from indexer.reading.wordstyles import Styles, flag
 
-__all__ = ["read_docx"]
+__all__ = ["read_docx", "read_docx_bytes"]
+
+_W = f"{{{W}}}"
+_MC = f"{{{NS['mc']}}}"
+# inline wrappers whose content is shown as it stands
+_DESCEND = {"hyperlink", "ins", "moveTo", "smartTag", "customXml", "fldSimple", "dir", "bdo", "sdtContent"}
+_SKIP = {"del", "moveFrom", "pPr", "rPr", "proofErr", "bookmarkStart", "bookmarkEnd", "commentRangeStart",
+         "commentRangeEnd", "permStart", "permEnd", "sdtPr", "sdtEndPr", "customXmlPr", "smartTagPr"}
+_SYMBOLS = {"F0B7": "•", "F0A7": "▪", "F0D8": "➢", "F0FC": "✓", "F02D": "-", "F0E0": "➢"}
 
 
-def read_docx(path: Path) -> str:
-    """Paragraphs in body order, tables' cells included; a wholly bold paragraph is wrapped in ``**``."""
-    import docx
-    from docx.document import Document as _Doc
-    from docx.table import Table
-    from docx.text.paragraph import Paragraph
+def _local(el: etree._Element) -> str:
+    tag = el.tag
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
-    try:
-        doc: _Doc = docx.Document(str(path))
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as e:
-        raise ReadError(str(path), f"corrupt .docx: {type(e).__name__}: {e}") from e
-    except Exception as e:  # lxml and python-docx raise many kinds for broken parts
-        raise ReadError(str(path), f"corrupt .docx: {type(e).__name__}: {e}") from e
 
-    paras: list[str] = []
+@dataclass
+class Span:
+    text: str
+    bold: bool = False
+    italic: bool = False
 
-    def para_text(p: Paragraph) -> str:
-        text = p.text.strip()
-        if not text:
-            return ""
-        runs = [r for r in p.runs if r.text.strip()]
-        style_bold = bool(p.style is not None and p.style.font is not None and p.style.font.bold)
-        if runs and all(r.bold or (r.bold is None and style_bold) for r in runs):
-            text = f"**{text}**"
-        style = (p.style.name if p.style is not None else "") or ""
-        m = re.match(r"Heading (\d)", style)
-        if m:
-            text = "#" * min(int(m.group(1)), 6) + " " + text
-        return text
 
-    def walk(parent) -> None:
-        seen: set = set()  # the elements themselves: ids of freed lxml proxies get reused
-        for el in parent.iterchildren():
-            tag = el.tag.rsplit("}", 1)[-1]
-            if tag == "p":
-                t = para_text(Paragraph(el, doc))
-                if t:
-                    paras.append(t)
-            elif tag == "tbl":
-                for row in Table(el, doc).rows:
-                    for cell in row.cells:
-                        if cell._tc in seen:  # a merged cell repeats across its span
-                            continue
-                        seen.add(cell._tc)
-                        walk(cell._tc)
-            elif tag == "sdt":  # content controls wrap ordinary paragraphs
-                content = el.find("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}sdtContent")
+@dataclass
+class Para:
+    spans: list[Span] = field(default_factory=list)
+    label: str = ""
+    label_bold: bool = False
+    heading: int | None = None
+    mark_deleted: bool = False  # the paragraph mark is a tracked deletion: it joins the next paragraph
+    after: list[Para] = field(default_factory=list)  # text boxes and footnotes shown after it
+
+    def plain(self) -> str:
+        return "".join(s.text for s in self.spans)
+
+
+@dataclass
+class _Context:
+    styles: Styles
+    numbering: Numbering
+    notes: dict[str, list[etree._Element]]
+    warnings: set[str] = field(default_factory=set)
+    note_marks: dict[str, int] = field(default_factory=dict)
+
+
+class _ParaReader:
+    """Collects the visible runs of one paragraph, following fields, wrappers and tracked changes."""
+
+    def __init__(self, ctx: _Context, p: etree._Element):
+        self.ctx = ctx
+        self.p = p
+        ppr = p.find(_W + "pPr")
+        style = ppr.find(_W + "pStyle") if ppr is not None else None
+        self.style = style.get(_W + "val") if style is not None else None
+        self.para = Para(heading=ctx.styles.heading_level(self.style))
+        self.fields: list[str] = []  # "instr" | "result", innermost last
+        if ppr is not None and ppr.find(f"{_W}rPr/{_W}del") is not None:
+            self.para.mark_deleted = True
+
+    def read(self) -> Para:
+        self._walk(self.p)
+        return self.para
+
+    def _walk(self, el: etree._Element) -> None:
+        for child in el:
+            name = _local(child)
+            if name == "r":
+                self._run(child)
+            elif name in ("del", "moveFrom"):
+                self.ctx.warnings.add("tracked changes accepted")
+            elif name in ("ins", "moveTo"):
+                self.ctx.warnings.add("tracked changes accepted")
+                self._walk(child)
+            elif name == "sdt":
+                content = child.find(_W + "sdtContent")
                 if content is not None:
-                    walk(content)
+                    self._walk(content)
+            elif name in _DESCEND:
+                self._walk(child)
+            elif name == "AlternateContent":
+                self._alternate(child)
+            elif name in _SKIP:
+                continue
 
+    def _alternate(self, el: etree._Element) -> None:
+        """mc:AlternateContent: the first Choice, else the Fallback — never both (they repeat each other)."""
+        branch = el.find(_MC + "Choice")
+        if branch is None:
+            branch = el.find(_MC + "Fallback")
+        if branch is not None:
+            self._walk(branch)
+
+    def _run(self, r: etree._Element) -> None:
+        rpr = r.find(_W + "rPr")
+        rstyle = rpr.find(_W + "rStyle") if rpr is not None else None
+        rstyle_id = rstyle.get(_W + "val") if rstyle is not None else None
+
+        def prop(tag: str, name: str) -> bool:
+            own = flag(rpr.find(_W + tag)) if rpr is not None else None
+            v = own if own is not None else self.ctx.styles.run_property(name, self.style, rstyle_id)
+            return bool(v)
+
+        if prop("vanish", "hidden"):
+            self.ctx.warnings.add("hidden text dropped")
+            return
+        bold, italic = prop("b", "bold"), prop("i", "italic")
+        for c in r:
+            name = _local(c)
+            if name == "fldChar":
+                kind = c.get(_W + "fldCharType")
+                if kind == "begin":
+                    self.fields.append("instr")
+                elif kind == "separate" and self.fields:
+                    self.fields[-1] = "result"
+                elif kind == "end" and self.fields:
+                    self.fields.pop()
+                continue
+            if self.fields and self.fields[-1] == "instr":
+                continue
+            text = self._piece(c, name)
+            if text:
+                self._add(text, bold, italic)
+            elif name in ("drawing", "pict", "AlternateContent", "object"):
+                self._boxes(c)
+
+    def _piece(self, c: etree._Element, name: str) -> str:
+        if name == "t":
+            return c.text or ""
+        if name in ("tab", "ptab"):
+            return "\t"
+        if name in ("br", "cr"):
+            return "\n"
+        if name == "noBreakHyphen":
+            return "-"
+        if name == "sym":
+            return _SYMBOLS.get(c.get(_W + "char", "").upper(), "")
+        if name in ("footnoteReference", "endnoteReference"):
+            return self._note(c, name)
+        return ""
+
+    def _note(self, c: etree._Element, name: str) -> str:
+        kind = "footnote" if name == "footnoteReference" else "endnote"
+        key = f"{kind}:{c.get(_W + 'id')}"
+        body = self.ctx.notes.get(key)
+        if not body:
+            return ""
+        mark = self.ctx.note_marks.setdefault(key, len(self.ctx.note_marks) + 1)
+        note = Para(spans=[Span(f"[{mark}] ")])
+        for p in body:
+            inner = _ParaReader(self.ctx, p).read()
+            if note.spans[-1].text.strip() and inner.spans:
+                note.spans.append(Span(" "))
+            note.spans += inner.spans
+        self.para.after.append(note)
+        self.ctx.warnings.add("footnotes kept")
+        return f"[{mark}]"
+
+    def _boxes(self, el: etree._Element) -> None:
+        """Text boxes inside a drawing: their paragraphs are shown after this one."""
+        if _local(el) == "AlternateContent":
+            choice = el.find(_MC + "Choice")
+            el = choice if choice is not None else el.find(_MC + "Fallback")
+            if el is None:
+                return
+        for box in el.iter(_W + "txbxContent"):
+            if any(_local(a) == "Fallback" for a in box.iterancestors()) and el.find(f".//{_MC}Choice") is not None:
+                continue
+            for p in box.iter(_W + "p"):
+                if any(_local(a) == "txbxContent" for a in p.iterancestors() if a is not box):
+                    continue  # a box nested in a box is read once, by its own container
+                inner = _ParaReader(self.ctx, p).read()
+                if inner.plain().strip():
+                    self.para.after.append(inner)
+                    self.ctx.warnings.add("text boxes read")
+            break
+
+    def _add(self, text: str, bold: bool, italic: bool) -> None:
+        self.para.spans.append(Span(text.replace("\u00ad", ""), bold, italic))
+
+
+def _numbered(ctx: _Context, p: etree._Element, para: Para, style: str | None) -> None:
+    ppr = p.find(_W + "pPr")
+    num = ilvl = None
+    if ppr is not None:
+        npr = ppr.find(_W + "numPr")
+        if npr is not None:
+            n, i = npr.find(_W + "numId"), npr.find(_W + "ilvl")
+            num = n.get(_W + "val") if n is not None else None
+            ilvl = int(i.get(_W + "val")) if i is not None and (i.get(_W + "val") or "").isdigit() else None
+    resolved = ctx.numbering.resolve(num, ilvl, style)
+    if resolved is None:
+        return
+    got = ctx.numbering.next_label(*resolved)
+    if got is None:
+        return
+    para.label, level = got
+    mark = ppr.find(f"{_W}rPr/{_W}b") if ppr is not None else None
+    para.label_bold = bool(flag(mark) if mark is not None else level.bold)
+
+
+# --- body walk ---------------------------------------------------------------------------------------------
+
+def _paragraph(ctx: _Context, p: etree._Element) -> Para:
+    reader = _ParaReader(ctx, p)
+    para = reader.read()
+    _numbered(ctx, p, para, reader.style)
+    return para
+
+
+def _cells(ctx: _Context, tbl: etree._Element) -> Iterator[list[Para] | Para]:
+    for tr in tbl.iterchildren(_W + "tr"):
+        trpr = tr.find(_W + "trPr")
+        if trpr is not None and trpr.find(_W + "del") is not None:
+            ctx.warnings.add("tracked changes accepted")
+            continue
+        for tc in tr.iterchildren(_W + "tc"):
+            vmerge = tc.find(f"{_W}tcPr/{_W}vMerge")
+            if vmerge is not None and vmerge.get(_W + "restart") is None and vmerge.get(_W + "val") != "restart":
+                continue  # the continuation of a vertically merged cell
+            yield list(_blocks(ctx, tc, in_cell=True))
+
+
+def _blocks(ctx: _Context, parent: etree._Element, *, in_cell: bool = False) -> Iterator:
+    """Paragraphs of a container in order; a table yields one list of paragraphs per cell."""
+    for el in parent:
+        name = _local(el)
+        if name == "p":
+            yield _paragraph(ctx, el)
+        elif name == "tbl":
+            yield from _cells(ctx, el)
+        elif name in ("sdt", "customXml"):
+            content = el.find(_W + "sdtContent") if name == "sdt" else el
+            if content is not None:
+                yield from _blocks(ctx, content, in_cell=in_cell)
+        elif name == "altChunk":
+            ctx.warnings.add("an embedded document (altChunk) was skipped")
+
+
+# --- text --------------------------------------------------------------------------------------------------
+
+def _emphasised(spans: list[Span]) -> str:
+    """Spans of one line → text with ``**``/``*`` around bold/italic stretches (spaces kept outside)."""
+    merged: list[Span] = []
+    for s in spans:
+        if not s.text:
+            continue
+        if merged and (not s.text.strip() or (merged[-1].bold, merged[-1].italic) == (s.bold, s.italic)):
+            merged[-1] = Span(merged[-1].text + s.text, merged[-1].bold, merged[-1].italic)
+        else:
+            merged.append(Span(s.text, s.bold, s.italic))
+    out = []
+    for s in merged:
+        core = s.text.strip()
+        if not core or not (s.bold or s.italic):
+            out.append(s.text)
+            continue
+        mark = ("**" if s.bold else "") + ("*" if s.italic else "")
+        lead = s.text[: len(s.text) - len(s.text.lstrip())]
+        trail = s.text[len(s.text.rstrip()):]
+        out.append(f"{lead}{mark}{core}{mark[::-1]}{trail}")
+    return "".join(out)
+
+
+def _lines(para: Para) -> list[list[Span]]:
+    lines: list[list[Span]] = [[]]
+    for s in para.spans:
+        parts = s.text.split("\n")
+        for i, part in enumerate(parts):
+            if i:
+                lines.append([])
+            if part:
+                lines[-1].append(Span(part, s.bold, s.italic))
+    return lines
+
+
+def _render(para: Para) -> str:
+    """One paragraph as text lines: label in front (inside the bold when the text starts bold)."""
+    lines = _lines(para)
+    if para.label:
+        first = lines[0]
+        lead_bold = bool(first) and next((s.bold for s in first if s.text.strip()), False)
+        lines[0] = [Span(para.label + " ", lead_bold or (para.label_bold and not first)), *first]
+    text = "\n".join(_emphasised(ln).rstrip() for ln in lines)
+    text = re.sub(r"\n{2,}", "\n", text.strip("\n"))
+    if para.heading and text:
+        text = "#" * para.heading + " " + text.replace("\n", " ")
+    return text
+
+
+def _join_deleted_marks(paras: list[Para]) -> list[Para]:
+    out: list[Para] = []
+    carry: Para | None = None
+    for p in paras:
+        if carry is not None:
+            p = Para(spans=carry.spans + p.spans, label=carry.label or p.label, label_bold=carry.label_bold,
+                     heading=carry.heading or p.heading, after=carry.after + p.after)
+            carry = None
+        if p.mark_deleted:
+            carry = p
+            continue
+        out.append(p)
+    if carry is not None:
+        out.append(carry)
+    return out
+
+
+def _text(items: list) -> str:
+    blocks: list[str] = []
+    paras: list[Para] = []
+
+    def flush() -> None:
+        for p in _join_deleted_marks(paras):
+            if p.plain().strip():
+                blocks.append(_render(p))
+            blocks.extend(_render(a) for a in p.after if _render(a).strip())
+        paras.clear()
+
+    for item in items:
+        if isinstance(item, Para):
+            paras.append(item)
+            continue
+        flush()
+        cell = _cell_text(item)
+        if cell.strip():
+            blocks.append(cell)
+    flush()
+    return "\n\n".join(b for b in blocks if b.strip())
+
+
+def _cell_text(items: list) -> str:
+    """A cell is one block: its paragraphs on lines of their own; an empty paragraph becomes a blank line."""
+    lines: list[str] = []
+    for item in items:
+        if isinstance(item, Para):
+            for p in [item, *item.after]:
+                t = _render(p) if p.plain().strip() else ""
+                lines.append(t)
+        else:
+            lines.append(_cell_text(item))
+    text = "\n".join(lines).strip("\n")
+    return re.sub(r"\n{3,}", "\n\n", text)
+
+
+def _notes(pkg: Package) -> dict[str, list[etree._Element]]:
+    out: dict[str, list[etree._Element]] = {}
+    for kind in ("footnote", "endnote"):
+        root = pkg.xml(f"word/{kind}s.xml")
+        if root is None:
+            continue
+        for note in root.iter(_W + kind):
+            if note.get(_W + "type") in ("separator", "continuationSeparator", "continuationNotice"):
+                continue
+            out[f"{kind}:{note.get(_W + 'id')}"] = list(note.iter(_W + "p"))
+    return out
+
+
+def read_docx_bytes(data: bytes, what: str = ".docx") -> Extracted:
+    """Read a .docx given as bytes; ``ReadError`` (blank source) for damaged, encrypted or bomb files."""
+    pkg = open_package(data, what)
+    doc = pkg.xml("word/document.xml")
+    if doc is None:
+        raise ReadError("", f"corrupt {what}: no word/document.xml in the package")
+    body = doc.find(_W + "body")
+    if body is None:
+        raise ReadError("", f"corrupt {what}: the document has no body")
+    styles = Styles(pkg.xml("word/styles.xml"))
+    ctx = _Context(styles, Numbering(pkg.xml("word/numbering.xml"), styles), _notes(pkg))
     try:
-        walk(doc.element.body)
-    except Exception as e:
-        raise ReadError(str(path), f"corrupt .docx: {type(e).__name__}: {e}") from e
-    return "\n\n".join(paras)
+        text = _text(list(_blocks(ctx, body)))
+    except (ValueError, TypeError, KeyError, AttributeError) as e:
+        raise ReadError("", f"corrupt {what}: {type(e).__name__}: {e}") from e
+    warnings = sorted(ctx.warnings)
+    if ctx.numbering.from_style:
+        warnings.insert(0, "numbering from style")
+    return Extracted(text=text, reader="Word XML (numbering resolved)", warnings=warnings)
 
 
+def read_docx(path: Path) -> Extracted:
+    return read_docx_bytes(Path(path).read_bytes())
