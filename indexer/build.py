@@ -28,7 +28,7 @@ import numpy as np
 
 from indexer import store
 from indexer.lexical import LEXICAL_NAME, build_lexical, save_lexical
-from indexer.models import Directive, ParseError
+from indexer.models import Directive, FileReport, ParseError
 from indexer.parse import iter_document_files, parse_source
 from indexer.progress import Progress, ProgressFn, ignore
 from indexer.reading import ReadOptions
@@ -49,6 +49,7 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     errors: list[ParseError] = field(default_factory=list)
+    files: list[FileReport] = field(default_factory=list)  # the ingest report of every file read in this run
     documents: int = 0
     chunks: int = 0
     encoded: int = 0  # chunks embedded in this run
@@ -64,8 +65,14 @@ class BuildReport:
                  f"unchanged {len(self.skipped)}, errors {len(self.errors)}; embedded {self.encoded} chunks "
                  f"in {self.seconds:.1f}s"]
         lines += [f"  note: {n}" for n in self.notes]
+        lines += [f"  {f.line()}".replace("\n", "\n  ") for f in self.files if f.status == "ok"]
         lines += [f"  error: {e}" for e in self.errors]
         return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        from dataclasses import asdict
+
+        return asdict(self)
 
 
 def _sidecars(path: Path) -> list[Path]:
@@ -191,6 +198,7 @@ def build_index(corpus: Path, index_dir: Path, *, model: str | None = None, prog
             on_progress(Progress("parsing", i, len(todo), s))
             parsed[s], errs = parse_source(sources[s], corpus, options)
             report.errors += errs
+            report.files += [FileReport.of(d) for d in parsed[s]] + [FileReport.failed(e) for e in errs]
         on_progress(Progress("parsing", len(todo), len(todo)))
 
         # the new generation, private until published
@@ -235,8 +243,10 @@ def build_index(corpus: Path, index_dir: Path, *, model: str | None = None, prog
                     dup = con.execute("SELECT source FROM documents WHERE content_hash = ? OR doc_id = ?",
                                       (d.content_hash, d.doc_id)).fetchone()
                     if dup is not None:
-                        report.errors.append(ParseError(s, f"duplicate of {dup[0]} (same content or id "
-                                                           f"{d.doc_id})"))
+                        err = ParseError(s, f"duplicate of {dup[0]} (same content or id {d.doc_id})")
+                        report.errors.append(err)
+                        report.files = [FileReport.failed(err) if (f.source, f.doc_id) == (s, d.doc_id) else f
+                                        for f in report.files]
                         continue
                     new_rows += store.insert_directive(con, d)
                     kept.append([d.doc_id, d.content_hash])

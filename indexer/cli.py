@@ -40,27 +40,33 @@ def _print_metadata(meta) -> None:
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
+    from indexer.models import FileReport, ParseError
     from indexer.parse import parse_file
-    from indexer.reading import ReadError
+    from indexer.reading import ReadError, ReadOptions
 
+    options = ReadOptions(progress=not args.json)
     status = 0
     out = []
     for f in args.files:
         try:
-            d = parse_file(Path(f))
+            d = parse_file(Path(f), options=options)
         except ReadError as e:
-            print(f"error: {f}: {e.reason}", file=sys.stderr)
+            rep = FileReport.failed(ParseError(f, e.reason))
+            print(f"error: {rep.line()}", file=sys.stderr)
+            out.append({"source": f, "report": rep.to_dict()})
             status = 1
             continue
+        rep = FileReport.of(d)
         if args.json:
-            out.append(d.to_dict())
+            out.append({**d.to_dict(), "report": rep.to_dict()})
             continue
-        print(f"== {d.source}  ({d.doc_id}, {len(d.chunks)} chunks)")
+        print(f"== {rep.line()}")
+        if args.report:
+            continue
+        print(f"   ({d.doc_id}, {len(d.chunks)} chunks)")
         _print_metadata(d.metadata)
         print("Nội dung:")
         _print_tree(d.units, 1)
-        for w in d.warnings:
-            print(f"warning: {w}", file=sys.stderr)
     if args.json:
         json.dump(out[0] if len(out) == 1 else out, sys.stdout, ensure_ascii=False, indent=2)
         print()
@@ -89,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("parse", help="parse files and print metadata and the task tree")
     sp.add_argument("files", nargs="+")
-    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--json", action="store_true", help="metadata, tree and the ingest report as JSON")
+    sp.add_argument("--report", action="store_true", help="only the ingest report, one line per file")
     sp.set_defaults(func=cmd_parse)
 
     sp = sub.add_parser("summary", help="parse a corpus and print a table")

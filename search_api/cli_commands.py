@@ -17,6 +17,7 @@ def add_parsers(sub, default_index_dir: str) -> None:
     sp.add_argument("--index-dir", default=default_index_dir)
     sp.add_argument("--model", help="sentence-transformers name or path (default: $DIRECTIVES_MODEL or e5-small)")
     sp.add_argument("--quiet", action="store_true", help="no progress bars")
+    sp.add_argument("--json", action="store_true", help="the build report, with each file's ingest report, as JSON")
     sp.set_defaults(func=cmd_index)
 
     sp = sub.add_parser("search", help="search the index")
@@ -46,8 +47,12 @@ def cmd_index(args: argparse.Namespace) -> int:
     if not corpus.is_dir():
         print(f"error: corpus {corpus} is not a directory", file=sys.stderr)
         return 2
-    report = build_index(corpus, Path(args.index_dir), model=args.model, progress=not args.quiet)
-    print(report.summary())
+    report = build_index(corpus, Path(args.index_dir), model=args.model, progress=not (args.quiet or args.json))
+    if args.json:
+        json.dump(report.to_dict(), sys.stdout, ensure_ascii=False, indent=2)
+        print()
+    else:
+        print(report.summary())
     return 0
 
 

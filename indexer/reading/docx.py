@@ -174,7 +174,7 @@ class _ParaReader:
         note = Para(spans=[Span(f"[{mark}] ")])
         for p in body:
             inner = _ParaReader(self.ctx, p).read()
-            if note.spans[-1].text.strip() and inner.spans:
+            if inner.spans and not note.spans[-1].text.endswith(" "):
                 note.spans.append(Span(" "))
             note.spans += inner.spans
         self.para.after.append(note)

@@ -61,7 +61,7 @@ def _run(cmd: list[str], timeout: float) -> subprocess.CompletedProcess[bytes]:
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
-def convert(data: bytes, suffix: str, target: str = "docx", *, timeout: float = CONVERT_TIMEOUT) -> bytes:
+def convert(data: bytes, suffix: str, target: str = "docx", *, timeout: float | None = None) -> bytes:
     """Convert a document given as bytes (its format named by ``suffix``, e.g. ".doc") to ``target``.
 
     Raises ``ReadError`` (blank source) when LibreOffice is missing, times out, or produces nothing.
@@ -69,6 +69,7 @@ def convert(data: bytes, suffix: str, target: str = "docx", *, timeout: float = 
     binary = soffice()
     if binary is None:
         raise ReadError("", MISSING)
+    timeout = CONVERT_TIMEOUT if timeout is None else timeout
     with _LOCK, tempfile.TemporaryDirectory(prefix="directives-lo-") as tmp:
         src = Path(tmp) / f"input{suffix.lower()}"
         src.write_bytes(data)

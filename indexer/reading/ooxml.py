@@ -79,8 +79,11 @@ class Package:
         if not self.has(name):
             return None
         info = self.zf.getinfo(name)
-        with self.zf.open(info) as f:
-            data = f.read(MAX_PART + 1)
+        try:
+            with self.zf.open(info) as f:
+                data = f.read(MAX_PART + 1)  # zipfile stops at the declared size, then checks the CRC
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as e:
+            raise ReadError("", f"corrupt .docx: part {name}: {e}") from e
         if len(data) > MAX_PART:
             raise ReadError("", f"zip bomb: part {name} inflates past {MAX_PART} bytes")
         try:
