@@ -138,6 +138,6 @@ def test_a_conversion_that_takes_too_long_is_killed(office: Path, monkeypatch):
 def test_a_file_libreoffice_cannot_convert(tmp_path: Path):
     ole = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504 + b"garbage, not a compound file" * 50
     (tmp_path / "broken.doc").write_bytes(ole)
-    with pytest.raises(ReadError, match="cannot convert the .doc file with LibreOffice") as e:
+    with pytest.raises(ReadError, match=r"cannot convert the \.doc file with LibreOffice") as e:
         read_document(tmp_path / "broken.doc")
     assert "broken.doc" in str(e.value)
