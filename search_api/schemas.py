@@ -104,6 +104,7 @@ class DocumentOut(BaseModel):
     units: list[dict[str, Any]]
     chunks: list[dict[str, Any]]
     warnings: list[str]
+    ingest: dict[str, Any] = {}  # how the file was read: reader, pages, OCR and its confidence, reader warnings
 
 
 class ErrorOut(BaseModel):

@@ -314,6 +314,35 @@ class DocumentView:
     chosen_path: str
     api_url: str
     warnings: list[str]
+    ocr_note: str = ""  # "Văn bản quét, nhận dạng chữ (OCR) 4 trang, độ tin cậy trung bình 91%"
+
+
+# ingest warnings as the page says them; others are shown as the reader wrote them
+INGEST_NOTES = {
+    "numbering from style": "số thứ tự lấy từ kiểu đoạn (style) của Word",
+    "tracked changes accepted": "tệp có theo dõi thay đổi (track changes): đã đọc theo bản chấp nhận mọi thay đổi",
+    "text boxes read": "đã đọc cả chữ trong khung (text box)",
+    "footnotes kept": "đã giữ chú thích cuối trang",
+    "hidden text dropped": "đã bỏ phần chữ bị ẩn",
+}
+_RE_RENAMED = re.compile(r"^the file is named (\.\w+) but is (.+)$")
+
+
+def ingest_note(w: str) -> str:
+    if w in INGEST_NOTES:
+        return INGEST_NOTES[w]
+    if m := _RE_RENAMED.match(w):
+        return f"tệp mang đuôi {m.group(1)} nhưng thực chất là {m.group(2)}"
+    return w
+
+
+def _ocr_note(d: Directive) -> str:
+    i = d.ingest
+    if not i.ocr:
+        return ""
+    conf = f", độ tin cậy trung bình {i.ocr_confidence:.0f}%" if i.ocr_confidence is not None else ""
+    pages = f" {i.ocr_pages} trang" if i.ocr_pages else ""
+    return f"Văn bản quét: chữ được nhận dạng tự động (OCR){pages}{conf}. Hãy đối chiếu với bản gốc khi trích dẫn."
 
 
 def _unit_label(u: Unit) -> str:
@@ -401,7 +430,8 @@ def build_document_view(d: Directive, chunk_id: str | None) -> DocumentView:
             ("Tỉnh (trước 2025)", m.province),
             ("Tỉnh (sau sắp xếp 2025)", m.province_current if m.province_current != m.province else ""),
             ("Người ký", " — ".join(x for x in (m.signer, m.signer_title) if x)),
-            ("Nơi nhận", "; ".join(m.recipients)), ("Tệp nguồn", d.source)]
+            ("Nơi nhận", "; ".join(m.recipients)), ("Tệp nguồn", d.source),
+            ("Cách đọc tệp", d.ingest.reader), ("Số trang", str(d.ingest.pages) if d.ingest.pages else "")]
     outline: list[OutlineItem] = []
 
     def walk(u: Unit, depth: int) -> None:
@@ -417,7 +447,8 @@ def build_document_view(d: Directive, chunk_id: str | None) -> DocumentView:
         implements=_ref_text(m.implements) if m.implements else "",
         references=[_ref_text(r) for r in m.references], outline=outline, body=render_body(d, chosen),
         chosen_anchor=anchor_of(d.doc_id, chosen.path) if chosen else "", chosen_path=chosen.path if chosen else "",
-        api_url=f"/api/documents/{quote(d.doc_id, safe='')}", warnings=list(d.warnings))
+        api_url=f"/api/documents/{quote(d.doc_id, safe='')}",
+        warnings=[ingest_note(w) for w in [*d.ingest.warnings, *d.warnings]], ocr_note=_ocr_note(d))
 
 
 # --- redlines -------------------------------------------------------------------------------------------
