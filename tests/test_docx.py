@@ -255,3 +255,32 @@ def test_word_xml_parts_that_are_broken(tmp_path: Path):
     (tmp_path / "junk.doc").write_bytes(b"\x01\x02 this is not a Word file at all " * 20)
     with pytest.raises(ReadError, match="not a Word document"):
         read_document(tmp_path / "junk.doc")
+
+
+def test_a_batch_of_bad_office_files_reports_each_and_reads_the_rest(tmp_path: Path):
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    from indexer.parse import parse_corpus
+
+    write_package(tmp_path / "good.docx", _p(_r("1. Tuyên truyền phòng, chống đuối nước cho trẻ em.")))
+    with open(tmp_path / "good.docx", "rb") as src, open(tmp_path / "locked.docx", "wb") as out:
+        OOXMLFile(src).encrypt("mat-khau", out)
+    with zipfile.ZipFile(tmp_path / "bomb.docx", "w", zipfile.ZIP_DEFLATED) as z, \
+            z.open("word/document.xml", "w") as f:
+        for _ in range(210):
+            f.write(b"\0" * (1 << 20))
+    (tmp_path / "half.docx").write_bytes((tmp_path / "good.docx").read_bytes()[:300])
+    (tmp_path / "junk.doc").write_bytes(b"\x01\x02 not a Word file " * 20)
+    (tmp_path / "empty.rtf").write_bytes(b"")
+    (tmp_path / "photo.odt").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 100)
+    t0 = time.perf_counter()
+    docs, errors = parse_corpus(tmp_path)
+    assert time.perf_counter() - t0 < 10
+    assert [d.source for d in docs] == ["good.docx"]
+    reasons = {e.source: e.reason for e in errors}
+    assert reasons["locked.docx"].startswith("password-protected")
+    assert reasons["bomb.docx"].startswith("zip bomb")
+    assert reasons["half.docx"].startswith("corrupt .docx")
+    assert reasons["junk.doc"].startswith("corrupt .doc: the content is text or unknown")
+    assert reasons["empty.rtf"] == "empty file"
+    assert reasons["photo.odt"].startswith("corrupt .odt: the content is a PNG image")
