@@ -277,13 +277,26 @@ def _track_change(par, author: str = "Chuyên viên") -> None:
     ins.addprevious(dele)
 
 
-def _cell_blocks(cell, blocks: list[Block], align) -> None:
+def _cell_blocks(cell, blocks: list[Block], align, *, line_paragraphs: bool = False) -> None:
+    """A cell's blocks as paragraphs; ``line_paragraphs`` makes every typed line a paragraph of its own (as
+    many offices type "ỦY BAN NHÂN DÂN" and "HUYỆN CAM LỘ"), otherwise lines are joined by manual breaks."""
     first = True
     for b in blocks:
-        par = cell.paragraphs[0] if first else cell.add_paragraph()
-        first = False
-        par.alignment = align
-        _add_runs(par, b.lines)
+        for lines in ([[ln] for ln in _balanced(b.lines)] if line_paragraphs else [b.lines]):
+            par = cell.paragraphs[0] if first else cell.add_paragraph()
+            first = False
+            par.alignment = align
+            _add_runs(par, lines)
+
+
+def _balanced(lines: list[str]) -> list[str]:
+    """Lines of a block each with its own emphasis: "**A\nB**" → ["**A**", "**B**"]."""
+    out, bold = [], False
+    for ln in lines:
+        opened = "**" if bold else ""
+        bold ^= ln.count("**") % 2 == 1
+        out.append(opened + ln + ("**" if bold else ""))
+    return out
 
 
 def docx_from_text(text: str, path: Path, *, one_row_header: bool = False, tracked_change: bool = True) -> Path:
@@ -305,8 +318,8 @@ def docx_from_text(text: str, path: Path, *, one_row_header: bool = False, track
         rows = [(issuer + number, motto + dated)] if one_row_header else [(issuer, motto), (number, dated)]
         table = doc.add_table(rows=len(rows), cols=2)
         for r, (left, right) in enumerate(rows):
-            _cell_blocks(table.cell(r, 0), left, WD_ALIGN_PARAGRAPH.CENTER)
-            _cell_blocks(table.cell(r, 1), right, WD_ALIGN_PARAGRAPH.CENTER)
+            _cell_blocks(table.cell(r, 0), left, WD_ALIGN_PARAGRAPH.CENTER, line_paragraphs=one_row_header)
+            _cell_blocks(table.cell(r, 1), right, WD_ALIGN_PARAGRAPH.CENTER, line_paragraphs=one_row_header)
     for b in parts.front:
         par = doc.add_paragraph()
         if b.bullet is not None:
