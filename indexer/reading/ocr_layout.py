@@ -1,0 +1,601 @@
+"""OCR words → the text the structure parser expects: one paragraph per block, labels in front, headers as lines.
+
+Tesseract gives words with boxes; the parser (``indexer.structure``) needs what a typed directive looks like.
+From the boxes alone this module
+
+- joins the wrapped lines of a body paragraph into one line and separates paragraphs by a blank line
+  (a paragraph ends at a wider gap, a short line, an indented first line, or a new list label);
+- reads two-column parts (the official header: issuer and "Số:"/"V/v" left, motto and "…, ngày …" right;
+  the "Nơi nhận" list beside the signature) column by column, band by band, keeping their lines as lines;
+- keeps centred lines (titles, subjects) as lines;
+- drops lone page numbers and running headers/footers;
+- restores list labels OCR garbles ("1," "Bễ" "KỆ" for "1." "2." "3."): a word sitting alone in the hanging
+  indent of a paragraph is a label, and its value follows from the labels before it in the same column.
+
+Coordinates are a page's pixels; sizes are measured in the page's median word height ``h``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz
+
+from indexer.reading.ocr_labels import UNKNOWN
+from indexer.reading.ocr_regions import SPLIT_GAP, Row, find_regions
+from indexer.reading.ocr_types import OcrPage, Word
+from indexer.textnorm import fold
+
+__all__ = ["Block", "PageLayout", "layout_page", "page_text", "render_pages"]
+
+_BULLET_LIKE = set("-–—_~=:;.,·•*+¬'\"`^ˆ˜‹›«»|")
+RE_CLEAN_LABEL = re.compile(r"^(?:(?P<dec>\d{1,2}(?:\.\d{1,2})*)\s*[.)]|(?P<let>[a-zđ])\)|(?P<rom>[IVX]{1,5})\.|"
+                            r"(?P<bul>[-–+•]))$")
+MIN_BLOCK_CONF = 30.0  # a block whose words Tesseract is this unsure of is noise read as letters
+_ROMANS = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII", "XIII", "XIV", "XV"]
+_LETTERS = "abcdđeghiklmnopqrstuvxy"  # Vietnamese lists skip f, j, w, z (and use đ)
+
+
+# --- pieces: runs of words on one line ------------------------------------------------------------------------
+
+
+@dataclass
+class Piece:
+    words: list[Word]
+
+    @property
+    def left(self) -> int:
+        return self.words[0].left
+
+    @property
+    def right(self) -> int:
+        return max(w.right for w in self.words)
+
+    @property
+    def top(self) -> int:
+        return min(w.top for w in self.words)
+
+    @property
+    def bottom(self) -> int:
+        return max(w.bottom for w in self.words)
+
+    @property
+    def base(self) -> float:
+        """The line's baseline, roughly: a low word bottom (diacritics move tops; g, p, q, y move bottoms)."""
+        bottoms = sorted(w.bottom for w in self.words)
+        return float(bottoms[len(bottoms) // 4])
+
+    @property
+    def center(self) -> float:
+        return (self.left + self.right) / 2
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words)
+
+
+def _median_height(words: Sequence[Word]) -> float:
+    hs = [w.height for w in words if any(c.isalpha() for c in w.text) and w.height > 3]
+    return float(statistics.median(hs)) if hs else 20.0
+
+
+def clean_words(words: Sequence[Word]) -> list[Word]:
+    """Drop specks a photocopy leaves ("_" "." "'" of a few pixels) and low-confidence symbols inside lines.
+
+    A symbol at the start of a line is kept: it may be a list label (a dash, or a garbled "1.")."""
+    h = _median_height(words)
+    lines: dict[tuple[int, int, int, int], list[Word]] = {}
+    for w in words:
+        lines.setdefault((w.zone, w.block, w.par, w.line), []).append(w)
+    keep = []
+    for ws in lines.values():
+        ws.sort(key=lambda w: w.left)
+        first = True
+        for w in ws:
+            if w.width * w.height < (0.15 * h) ** 2 or w.height < 0.08 * h:
+                continue
+            symbol = not any(c.isalnum() for c in w.text)
+            dash = first and w.width >= 0.2 * h and w.height <= 0.4 * h  # a bullet, however it was read
+            if symbol and not dash and (w.conf < 40 or (not first and w.conf < 80)):
+                continue
+            keep.append(w)
+            first = False
+    return keep
+
+
+def make_pieces(words: Sequence[Word], h: float) -> list[Piece]:
+    """Tesseract's lines, split where the gap between two words is wider than ``SPLIT_GAP`` word heights."""
+    lines: dict[tuple[int, int, int, int], list[Word]] = {}
+    for w in words:
+        lines.setdefault((w.zone, w.block, w.par, w.line), []).append(w)
+    pieces = []
+    for ws in lines.values():
+        ws.sort(key=lambda w: w.left)
+        cur = [ws[0]]
+        for w in ws[1:]:
+            if w.left - cur[-1].right > SPLIT_GAP * h:
+                pieces.append(Piece(cur))
+                cur = []
+            cur.append(w)
+        pieces.append(Piece(cur))
+    return pieces
+
+
+# --- rows ------------------------------------------------------------------------------------------------
+
+
+def make_rows(pieces: Sequence[Piece], h: float) -> list[Row]:
+    rows: list[Row] = []
+    for p in sorted(pieces, key=lambda p: p.base):
+        if rows and abs(p.base - rows[-1].base) < 0.5 * h:
+            rows[-1].pieces.append(p)
+        else:
+            rows.append(Row([p]))
+    for r in rows:
+        r.pieces.sort(key=lambda p: p.left)
+    return rows
+
+
+# --- blocks ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Line:
+    pieces: list[Piece]
+
+    @property
+    def words(self) -> list[Word]:
+        return [w for p in self.pieces for w in p.words]
+
+    @property
+    def left(self) -> int:
+        return self.pieces[0].left
+
+    @property
+    def right(self) -> int:
+        return max(p.right for p in self.pieces)
+
+    @property
+    def base(self) -> float:
+        return statistics.median(p.base for p in self.pieces)
+
+    @property
+    def text(self) -> str:
+        return " ".join(p.text for p in self.pieces)
+
+
+@dataclass
+class Block:
+    """A paragraph (``join``: its lines become one) or a group of lines kept as lines (header, title)."""
+
+    page: int
+    lines: list[Line]
+    join: bool = True
+    label_words: int = 0  # leading words of the first line that are a list label in the hanging indent
+    label_x: float = 0.0  # label position from the page's left margin, in word heights
+    label: str | None = None  # the label to print (restored), when ``label_words``
+    drop: bool = False
+    breaks: set[int] = field(default_factory=set)  # line indices followed by a manual line break
+
+    def text(self) -> str:
+        if not self.join:
+            return "\n".join(ln.text for ln in self.lines)
+        out = []
+        for i, ln in enumerate(self.lines):
+            words = [w.text for w in ln.words]
+            if i == 0 and self.label_words:
+                words = ([self.label] if self.label else []) + words[self.label_words:]
+            out.append(" ".join(words))
+            out.append("\n" if i in self.breaks else " ")
+        return "".join(out[:-1]).strip()
+
+    def conf(self) -> float:
+        confs = [w.conf for ln in self.lines for w in ln.words]
+        return sum(confs) / len(confs) if confs else 0.0
+
+
+@dataclass
+class PageLayout:
+    number: int
+    blocks: list[Block] = field(default_factory=list)
+    h: float = 20.0
+    top: float = 0.0  # first and last ink rows, to tell a running header from a body line
+    bottom: float = 0.0
+
+
+def _pitch(rows: Sequence[Row], h: float) -> float:
+    diffs = [b.base - a.base for a, b in itertools.pairwise(rows) if 0.8 * h < b.base - a.base < 3 * h]
+    return float(statistics.median(diffs)) if diffs else 1.5 * h
+
+
+def _margins(lines: Sequence[Line]) -> tuple[float, float]:
+    if not lines:
+        return 0.0, 1.0
+    span = max(ln.right for ln in lines) - min(ln.left for ln in lines)
+    wide = [ln for ln in lines if ln.right - ln.left >= 0.5 * span] or list(lines)
+    lefts = sorted(ln.left for ln in wide)
+    rights = sorted(ln.right for ln in wide)
+    return float(lefts[len(lefts) // 10]), float(rights[(len(rights) * 19) // 20])
+
+
+def _column_blocks(page: int, left: Sequence[Piece], right: Sequence[Piece], h: float, pitch: float
+                   ) -> list[Block]:
+    """Two columns: cut into bands where both are blank, then each band's left column, then its right.
+
+    Bands keep the official header's order (issuer, motto, then "Số:"/"V/v", then place and date); lines
+    stay lines, and a wider gap inside a column starts a new block."""
+    tagged = sorted([(p, 0) for p in left] + [(p, 1) for p in right], key=lambda t: t[0].base)
+    bands: list[list[tuple[Piece, int]]] = []
+    floor = None
+    for p, side in tagged:
+        if floor is None or p.top - floor > 0.6 * pitch:
+            bands.append([])
+        bands[-1].append((p, side))
+        floor = p.bottom if floor is None else max(floor, p.bottom)
+    out = []
+    for band in bands:
+        for side in (0, 1):
+            group: list[Line] = []
+            for row in make_rows([p for p, s in band if s == side], h):
+                if group and row.base - group[-1].base > 1.6 * pitch:
+                    out.append(Block(page, group, join=False))
+                    group = []
+                group.append(Line(row.pieces))
+            if group:
+                out.append(Block(page, group, join=False))
+    return out
+
+
+def _space(ln: Line) -> float:
+    ws = ln.words
+    gaps = [b.left - a.right for a, b in itertools.pairwise(ws) if b.left > a.right]
+    return float(statistics.median(gaps)) if gaps else 0.0
+
+
+def _tab_after_first(ln: Line, h: float, space: float) -> bool:
+    ws = ln.words
+    if len(ws) < 2 or ws[0].width > 3 * h:
+        return False
+    gap = ws[1].left - ws[0].right
+    return gap >= max(0.6 * h, 2.5 * space)
+
+
+def _body_blocks(page: int, lines: Sequence[Line], m: _Metrics) -> list[Block]:
+    """Lines → paragraphs. A paragraph ends at a wider gap, at a new label or indentation, or — on a page
+    without paragraph spacing — where a line stopped short although the next word would have fitted (on a
+    page with spacing such a line is a manual line break, kept as one)."""
+    h, pitch, left_m, right_m = m.h, m.pitch, m.left, m.right
+    centre = (left_m + right_m) / 2
+
+    def centred(ln: Line, prev: Line | None) -> bool:
+        """A title or subject line: margins on both sides, equal ones, and not lined up with the line above
+        (the continuation lines of an indented paragraph end short of the margin too)."""
+        if prev is not None and abs(prev.left - ln.left) <= 0.5 * h and not centred(prev, None):
+            return False
+        return (ln.left >= left_m + 3 * h and ln.right <= right_m - 3 * h
+                and abs((ln.left + ln.right) / 2 - centre) <= 0.75 * h)
+
+    def ended(prev: Line, ln: Line) -> bool:
+        """The line above stopped although the first word of this one would have fitted after it."""
+        return prev.right + m.space + ln.words[0].width < right_m
+
+    blocks: list[Block] = []
+    for ln in lines:
+        cur = blocks[-1] if blocks else None
+        if cur is None:
+            blocks.append(Block(page, [ln], join=not centred(ln, None)))
+            continue
+        prev = cur.lines[-1]
+        gap = ln.base - prev.base
+        mid = centred(ln, prev)
+        if mid or not cur.join:
+            if mid and not cur.join and gap <= 1.3 * pitch:
+                cur.lines.append(ln)
+            else:
+                blocks.append(Block(page, [ln], join=not mid))
+            continue
+        new = (gap > 1.35 * pitch
+               or (_tab_after_first(ln, h, m.space) and ln.left <= prev.left + 0.5 * h)
+               or (len(cur.lines) >= 2 and (ln.left < prev.left - h or ln.left > prev.left + 1.5 * h))
+               or (len(cur.lines) == 1 and ln.left < prev.left - h and _is_clean_label(ln.words[0].text)))
+        stop = not new and ended(prev, ln)
+        if new or (stop and not m.spaced):
+            blocks.append(Block(page, [ln]))
+            continue
+        if stop:
+            cur.breaks.add(len(cur.lines) - 1)
+        cur.lines.append(ln)
+    return blocks
+
+
+def _is_clean_label(token: str) -> bool:
+    return bool(RE_CLEAN_LABEL.match(token))
+
+
+def _label_words(b: Block, m: _Metrics) -> tuple[int, float]:
+    """(n, x of the text after them): the leading words in the hanging indent, or before a tab, or typed."""
+    first = b.lines[0]
+    ws = first.words
+    h = m.h
+    if len(ws) < 2:
+        return 0, 0.0
+    if len(b.lines) >= 2:
+        text_x = statistics.median(ln.left for ln in b.lines[1:])
+        if text_x > first.left + 0.8 * h:
+            n = 0
+            while n < min(2, len(ws) - 1) and ws[n].right < text_x - 0.2 * h:
+                n += 1
+            if n and ws[n - 1].right - ws[0].left <= 3 * h:
+                return n, float(text_x)
+    if _tab_after_first(first, h, m.space) or _is_clean_label(ws[0].text) or ws[0].text == UNKNOWN:
+        return 1, float(ws[1].left)
+    return 0, 0.0
+
+
+def find_labels(blocks: Sequence[Block], m: _Metrics) -> None:
+    """Mark each paragraph's label words. A one-line paragraph whose second word starts at a tab stop that
+    other labelled paragraphs of the page use ("I.  Mục tiêu:" under "II.  Nhiệm vụ…") is labelled too."""
+    stops: list[float] = []
+    for b in blocks:
+        if b.join and not b.drop:
+            n, text_x = _label_words(b, m)
+            if n:
+                _set_label(b, n, m)
+                stops.append(text_x)
+    for b in blocks:
+        if not b.join or b.drop or b.label_words:
+            continue
+        ws = b.lines[0].words
+        if len(ws) >= 2 and ws[0].width <= 2.5 * m.h and ws[1].left - ws[0].left >= 0.8 * m.h \
+                and any(abs(ws[1].left - s) <= 0.4 * m.h for s in stops):
+            _set_label(b, 1, m)
+
+
+def _set_label(b: Block, n: int, m: _Metrics) -> None:
+    first = b.lines[0]
+    b.label_words = n
+    b.label = " ".join(w.text for w in first.words[:n])
+    b.label_x = (first.left - m.left) / m.h
+
+
+@dataclass
+class _Metrics:
+    """A page's measures: word height, line pitch, text margins, a word space, paragraph spacing or not."""
+
+    h: float
+    pitch: float
+    left: float = 0.0
+    right: float = 1.0
+    space: float = 10.0
+    spaced: bool = False
+
+
+def _spaced(rows: Sequence[Row], pitch: float) -> bool:
+    """Does this page separate paragraphs by extra space (then a short line at normal pitch is a line break)?"""
+    gaps = [b.base - a.base for a, b in itertools.pairwise(rows)]
+    wide = sum(1 for g in gaps if 1.35 * pitch < g < 4 * pitch)
+    return wide >= 3 and wide >= 0.08 * len(gaps)
+
+
+def layout_page(page: OcrPage) -> PageLayout:
+    """One OCR'd page → its blocks in reading order (labels found, not yet restored)."""
+    words = clean_words(page.words)
+    out = PageLayout(page.number)
+    if not words:
+        return out
+    h = _median_height(words)
+    out.h = h
+    pieces = make_pieces(words, h)
+    rows = make_rows([p for p in pieces if not p.words[0].zone], h)
+    pitch = _pitch(rows, h)
+    # (y, blocks) of the two-column parts: those recognised column by column, then any the words show
+    parts: list[tuple[float, list[Block]]] = []
+    zones: dict[int, tuple[list[Piece], list[Piece]]] = {}
+    for p in pieces:
+        z = p.words[0].zone
+        if z:
+            zones.setdefault((z - 1) // 2, ([], []))[(z - 1) % 2].append(p)
+    for left, right in zones.values():
+        top = min(p.top for p in (*left, *right))
+        parts.append((top, _column_blocks(page.number, left, right, h, pitch)))
+    taken: set[int] = set()
+    for reg in find_regions(rows, h, pitch, _margins([Line(r.pieces) for r in rows])):
+        members = [p for r in rows[reg.first:reg.last + 1] for p in r.pieces]
+        left = [p for p in members if p.left < reg.gutter[0]]
+        right = [p for p in members if p.left >= reg.gutter[0]]
+        parts.append((min(p.top for p in members), _column_blocks(page.number, left, right, h, pitch)))
+        taken.update(range(reg.first, reg.last + 1))
+    body = [Line(r.pieces) for i, r in enumerate(rows) if i not in taken]
+    left_m, right_m = _margins(body)
+    spaces = [_space(ln) for ln in body if len(ln.words) > 3]
+    m = _Metrics(h=h, pitch=pitch, left=left_m, right=right_m,
+                 space=float(statistics.median(spaces)) if spaces else 0.3 * h,
+                 spaced=_spaced([r for i, r in enumerate(rows) if i not in taken], pitch))
+    items: list[tuple[float, int, object]] = [(ln.pieces[0].top, 1, ln) for ln in body]
+    items += [(y, 0, blocks) for y, blocks in parts]
+    pending: list[Line] = []
+    for _y, kind, item in sorted(items, key=lambda t: (t[0], t[1])):
+        if kind == 1:
+            pending.append(item)  # type: ignore[arg-type]
+            continue
+        if pending:
+            out.blocks += _body_blocks(page.number, pending, m)
+            pending = []
+        out.blocks += item  # type: ignore[operator]
+    if pending:
+        out.blocks += _body_blocks(page.number, pending, m)
+    for b in out.blocks:
+        if b.conf() < MIN_BLOCK_CONF:
+            b.drop = True  # a stamp, a signature, a photo's texture: not text
+    find_labels(out.blocks, m)
+    all_rows = make_rows(pieces, h)
+    out.top, out.bottom = all_rows[0].base, all_rows[-1].base
+    return out
+
+
+# --- across pages: page numbers, running headers, list labels ---------------------------------------------
+
+RE_PAGE_NUMBER = re.compile(r"^[-–—(\[]?\s*(?:trang\s*)?\d{1,3}\s*(?:/\s*\d{1,3})?\s*[-–—)\]]?$")
+
+
+def _key(text: str) -> str:
+    return re.sub(r"\d+", "#", fold(text)).strip()
+
+
+def drop_page_furniture(pages: Sequence[PageLayout]) -> None:
+    """Lone page numbers at the top or bottom of a page, and a first/last line repeated on several pages."""
+    for p in pages:
+        for b in (p.blocks[:1] + p.blocks[-1:]) if p.blocks else []:
+            if len(b.lines) == 1 and RE_PAGE_NUMBER.match(fold(b.lines[0].text).strip()):
+                b.drop = True
+    if len(pages) < 3:
+        return
+    for pick in (lambda p: next((b for b in p.blocks if not b.drop), None),
+                 lambda p: next((b for b in reversed(p.blocks) if not b.drop), None)):
+        cands = [(p, b) for p in pages if (b := pick(p)) is not None and len(b.lines) <= 2]
+        keys = [_key(b.text()) for _, b in cands]
+        for (_, b), k in zip(cands, keys, strict=True):
+            if len(k) < 4:
+                continue
+            same = sum(1 for k2 in keys if fuzz.ratio(k, k2) >= 85)
+            if same >= max(2, len(pages) // 2):
+                b.drop = True
+
+
+def _parse_label(token: str) -> tuple[str, str] | None:
+    """("dec", "2.1") / ("let", "b") / ("rom", "III") / ("bul", "-") for a clean label, else None."""
+    m = RE_CLEAN_LABEL.match(token.strip())
+    if not m:
+        return None
+    for kind in ("dec", "let", "rom", "bul"):
+        if m.group(kind):
+            return kind, m.group(kind)
+    return None
+
+
+def _next(kind: str, value: str) -> str:
+    if kind == "dec":
+        parts = value.split(".")
+        parts[-1] = str(int(parts[-1]) + 1)
+        return ".".join(parts)
+    if kind == "let":
+        i = _LETTERS.find(value)
+        return _LETTERS[i + 1] if 0 <= i < len(_LETTERS) - 1 else value
+    if kind == "rom":
+        i = _ROMANS.index(value) if value in _ROMANS else -1
+        return _ROMANS[i + 1] if 0 <= i < len(_ROMANS) - 1 else value
+    return value
+
+
+def _show(kind: str, value: str) -> str:
+    return {"dec": f"{value}.", "let": f"{value})", "rom": f"{value}.", "bul": value}[kind]
+
+
+# what a garbled label's characters most likely were, per kind of label
+_SHAPES = {
+    "dec": str.maketrans({"l": "1", "I": "1", "|": "1", "!": "1", "í": "1", "ì": "1", "i": "1", "L": "1",
+                          "O": "0", "o": "0", "S": "5", "s": "5", "Z": "2", "z": "2", "B": "8", "g": "9",
+                          "q": "9", "b": "6", "G": "6", "A": "4", "T": "7", ",": ".", ":": ".", ";": "."}),
+    "rom": str.maketrans({"l": "I", "L": "I", "1": "I", "|": "I", "!": "I", "í": "I", "ì": "I", "i": "I",
+                          "t": "I", "j": "I", "J": "I", "[": "I", "]": "I", "H": "II", "U": "II", "N": "II",
+                          "v": "V", "y": "V", "Y": "V", "x": "X", "K": "X", ",": ".", ":": ".", ";": ".",
+                          "ˆ": ".", "'": ".", "`": "."}),
+    "let": str.maketrans({"}": ")", "]": ")", "|": ")", "/": ")", "J": ")", "1": ")", ",": ")", ".": ")"}),
+}
+_FIRST = {"dec": "1", "rom": "I", "let": "a"}
+_CONFUSED = {("8", "3"), ("3", "8"), ("7", "1"), ("6", "5"), ("5", "6"), ("8", "6"), ("6", "8"), ("0", "8")}
+
+
+def restore_labels(pages: Sequence[PageLayout]) -> None:
+    """Give each hanging-indent label the value its column's sequence expects when OCR garbled it.
+
+    Columns are label positions (half word heights from the margin); a Roman or decimal label resets the
+    deeper columns' counters, so "1." after "II." restarts. A garbled label ("Bễ", "Lˆ", "2:") takes the value
+    its column expects next, of the kind its shape is closest to; a clean one that repeats the previous value
+    or is a typical misreading of the expected one ("8." for "3.") takes the expected value too.
+    """
+    state: dict[int, dict[str, str]] = {}  # column → kind → last value
+
+    def reset_deeper(col: int, kinds: tuple[str, ...]) -> None:
+        for c in list(state):
+            if c > col:
+                state.pop(c)
+        for k in kinds:
+            state.get(col, {}).pop(k, None)
+
+    for p in pages:
+        for b in p.blocks:
+            if b.drop or not b.join or not b.label_words or b.label is None:
+                continue
+            col = _column(state, b.label_x)
+            expected = state.get(col, {})
+            parsed = _parse_label(b.label)
+            if parsed is None:
+                parsed = _guess(b.label, expected)
+                if parsed is None:
+                    b.label_words = 0  # not a label after all: keep the words as text
+                    b.label = None
+                    continue
+            elif parsed[0] in ("dec", "rom") and parsed[0] in expected:
+                nxt = _next(parsed[0], expected[parsed[0]])
+                last = expected[parsed[0]].split(".")[-1]
+                got, want = parsed[1].split(".")[-1], nxt.split(".")[-1]
+                if got == last or (got, want) in _CONFUSED:
+                    parsed = (parsed[0], nxt)
+            b.label = _show(*parsed)
+            kind, value = parsed
+            if kind == "rom":
+                reset_deeper(col, ("dec", "let"))
+            elif kind == "dec":
+                reset_deeper(col, ("let",))
+            elif kind == "let":
+                reset_deeper(col, ())
+            state.setdefault(col, {})[kind] = value
+
+
+def _column(state: dict[int, dict[str, str]], x: float) -> int:
+    for c in state:
+        if abs(c / 2 - x) <= 1.0:
+            return c
+    return round(x * 2)  # half word heights
+
+
+def _guess(token: str, col: dict[str, str]) -> tuple[str, str] | None:
+    """The most likely label for a garbled one, from what this column expects next and the token's shape."""
+    t = token.strip()
+    if t == UNKNOWN:  # ink Tesseract could not read: whatever the column expects next
+        for kind in ("dec", "rom", "let"):
+            if kind in col:
+                return kind, _next(kind, col[kind])
+        return ("bul", "-") if "bul" in col else ("dec", "1")
+    if not any(c.isalnum() for c in t):
+        return ("bul", "-") if t and all(c in _BULLET_LIKE or c.isspace() for c in t) else None
+    if len(t) > 4:
+        return None
+    cands = [(k, _next(k, v)) for k, v in col.items() if k != "bul"]
+    cands += [(k, first) for k, first in _FIRST.items() if k not in col]
+
+    def score(kv: tuple[str, str]) -> float:
+        kind = kv[0]
+        prior = 8.0 if kind in col else 0.0  # the column's own sequence first
+        prior += 4.0 if kind == "dec" else 0.0
+        return fuzz.ratio(t.translate(_SHAPES[kind]), _show(*kv)) + prior
+
+    best = max(cands, key=score)
+    return best if score(best) >= 45 else None
+
+
+def page_text(layout: PageLayout) -> str:
+    return "\n\n".join(t for b in layout.blocks if not b.drop and (t := b.text().strip()))
+
+
+def render_pages(pages: Sequence[OcrPage]) -> list[str]:
+    """The text of each OCR'd page (document-level clean-up across them), in the order given."""
+    layouts = [layout_page(p) for p in pages]
+    drop_page_furniture(layouts)
+    restore_labels(layouts)
+    return [page_text(lay) for lay in layouts]
