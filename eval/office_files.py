@@ -511,3 +511,150 @@ def numbering_docx(path: Path) -> list[tuple[str, str]]:
     body = "".join(_p(text, num, ilvl, style) for num, ilvl, style, text, _ in NUMBERING_CASES)
     write_package(path, body, numbering=NUMBERING_XML, styles=NUMBERING_STYLES)
     return [(label, text) for _, _, _, text, label in NUMBERING_CASES if text]
+
+
+# --- scans and photos of the signed paper (tests/test_ocr.py, eval/ocr_eval.py) ---------------------------
+
+CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+_SERIF = ("/usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf",
+          "/usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf",
+          "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf")
+
+
+def seed_pdf(name: str, workdir: Path) -> bytes:
+    """The typed seed ``corpus/<name>.txt`` as an official-template .docx (no tracked change), printed to PDF
+    by LibreOffice: the page a scanner or a phone sees."""
+    from indexer.reading.libreoffice import convert
+
+    text = (CORPUS / f"{name}.txt").read_text(encoding="utf-8")
+    docx = docx_from_text(text, Path(workdir) / f"{name}.docx", tracked_change=False)
+    return convert(docx.read_bytes(), ".docx", "pdf")
+
+
+def _font(size: int):
+    from PIL import ImageFont
+
+    for f in _SERIF:
+        if Path(f).exists():
+            return ImageFont.truetype(f, size)
+    return ImageFont.load_default(size)
+
+
+def _render(pdf: bytes, dpi: int, *, grey: bool):
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        for i in range(len(doc)):
+            page = doc[i]
+            yield page.render(scale=dpi / 72, grayscale=grey).to_pil().convert("L" if grey else "RGB")
+            page.close()
+    finally:
+        doc.close()
+
+
+def _page_number(image, number: int, dpi: int) -> None:
+    """Nghị định 30/2020 puts the page number at the top centre of every page but the first."""
+    from PIL import ImageDraw
+
+    draw = ImageDraw.Draw(image)
+    font = _font(int(dpi * 13 / 72))
+    text = str(number)
+    width = draw.textlength(text, font=font)
+    draw.text(((image.width - width) / 2, dpi * 0.45), text, fill=0 if image.mode == "L" else (0, 0, 0), font=font)
+
+
+def scan_pages(pdf: bytes, *, dpi: int = 200, seed: int = 0, tilt: tuple[float, float] = (0.8, 2.0),
+               noise: float = 10.0, blur: float = 0.7, specks: float = 0.0004, page_numbers: bool = True) -> list:
+    """The pages as a photocopier scans them: grey at ``dpi``, page numbers on pages 2…, each page tilted by
+    a random angle in ``tilt`` (either way), toner a little faded, slightly blurred, grain and toner specks."""
+    import numpy as np
+    from PIL import Image, ImageFilter
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for i, page in enumerate(_render(pdf, dpi, grey=True)):
+        if page_numbers and i:
+            _page_number(page, i + 1, dpi)
+        a = np.asarray(page, dtype=np.float32)
+        a = (255 - (255 - a) * 0.92) * 0.93 + 4  # faded toner on grey paper
+        img = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
+        angle = float(rng.uniform(*tilt) * rng.choice([-1, 1]))
+        img = img.rotate(angle, resample=Image.BICUBIC, fillcolor=241).filter(ImageFilter.GaussianBlur(blur))
+        a = np.asarray(img, dtype=np.float32) + rng.normal(0, noise, (img.height, img.width))
+        a[rng.random(a.shape) < specks] = 30
+        out.append(Image.fromarray(np.clip(a, 0, 255).astype(np.uint8)))
+    return out
+
+
+def pack_pdf(images: list, path: Path | None = None, *, dpi: int = 200) -> bytes:
+    """Images alone in a PDF, one per page, no text layer: what a scanner's "scan to PDF" writes."""
+    import io
+
+    buf = io.BytesIO()
+    images[0].save(buf, "PDF", save_all=True, append_images=images[1:], resolution=dpi, quality=80)
+    data = buf.getvalue()
+    if path is not None:
+        Path(path).write_bytes(data)
+    return data
+
+
+def scan_pdf(pdf: bytes, path: Path | None = None, *, dpi: int = 200, seed: int = 0, **degrade) -> bytes:
+    """A scan of the printed ``pdf``: rasterised, tilted a degree or two, noise and blur of a photocopier,
+    the images packed alone into a new PDF with no text layer."""
+    return pack_pdf(scan_pages(pdf, dpi=dpi, seed=seed, **degrade), path, dpi=dpi)
+
+
+def photo_pages(pdf: bytes, *, dpi: int = 220, seed: int = 0, tilt: tuple[float, float] = (1.5, 3.5)) -> list:
+    """The pages as a phone photographs them on a desk: colour, warm paper, light falling off to one side,
+    the page tilted 1.5–3.5°, a dark desk around it, sensor noise."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for page in _render(pdf, dpi, grey=False):
+        a = np.asarray(page, dtype=np.float32) / 255.0
+        paper = np.array([0.98, 0.95, 0.88], dtype=np.float32)
+        a = a * paper  # white → warm paper; ink stays dark
+        h, w = a.shape[:2]
+        light = np.linspace(1.0, 0.78, w, dtype=np.float32)[None, :, None] * \
+            np.linspace(0.97, 1.0, h, dtype=np.float32)[:, None, None]
+        a = np.clip(a * light, 0, 1)
+        img = Image.fromarray((a * 255).astype(np.uint8))
+        border = int(0.06 * w)
+        desk = Image.new("RGB", (w + 2 * border, h + 2 * border), (70, 58, 48))
+        desk.paste(img, (border, border))
+        angle = float(rng.uniform(*tilt) * rng.choice([-1, 1]))
+        desk = desk.rotate(angle, resample=Image.BICUBIC, fillcolor=(70, 58, 48))
+        b = np.asarray(desk, dtype=np.float32) + rng.normal(0, 4.0, (desk.height, desk.width, 1))
+        out.append(Image.fromarray(np.clip(b, 0, 255).astype(np.uint8)))
+    return out
+
+
+def photo_files(pdf: bytes, out_dir: Path, *, stem: str = "trang", seed: int = 0, on_its_side: bool = True,
+                **kw) -> list[Path]:
+    """Each page as its own .jpg, the way a phone saves them. With ``on_its_side`` the first photo is stored
+    turned a quarter and tagged EXIF Orientation 6 ("rotate 90° to view"), as phones do when held sideways."""
+    from PIL import Image
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, img in enumerate(photo_pages(pdf, seed=seed, **kw)):
+        path = out_dir / f"{stem}-{i + 1}.jpg"
+        if on_its_side and i == 0:
+            exif = Image.Exif()
+            exif[0x0112] = 6
+            img.transpose(Image.Transpose.ROTATE_90).save(path, "JPEG", quality=85, exif=exif)
+        else:
+            img.save(path, "JPEG", quality=85)
+        paths.append(path)
+    return paths
+
+
+def multipage_tiff(images: list, path: Path, *, dpi: int = 200) -> Path:
+    """Pages as one multi-page TIFF (what a scanner's "scan to TIFF" writes)."""
+    images[0].save(path, "TIFF", save_all=True, append_images=images[1:], compression="tiff_lzw",
+                   dpi=(dpi, dpi))
+    return Path(path)

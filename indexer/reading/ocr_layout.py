@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import re
 import statistics
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -36,6 +37,7 @@ _BULLET_LIKE = set("-–—_~=:;.,·•*+¬'\"`^ˆ˜‹›«»|")
 RE_CLEAN_LABEL = re.compile(r"^(?:(?P<dec>\d{1,2}(?:\.\d{1,2})*)\s*[.)]|(?P<let>[a-zđ])\)|(?P<rom>[IVX]{1,5})\.|"
                             r"(?P<bul>[-–+•]))$")
 MIN_BLOCK_CONF = 30.0  # a block whose words Tesseract is this unsure of is noise read as letters
+RE_FUSED_LABEL = re.compile(r"^((?:[IVX]{1,5}|\d{1,2}(?:\.\d{1,2})*)[.)])[^\W\d_]")
 _ROMANS = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII", "XIII", "XIV", "XV"]
 _LETTERS = "abcdđeghiklmnopqrstuvxy"  # Vietnamese lists skip f, j, w, z (and use đ)
 
@@ -180,6 +182,7 @@ class Block:
     label: str | None = None  # the label to print (restored), when ``label_words``
     drop: bool = False
     breaks: set[int] = field(default_factory=set)  # line indices followed by a manual line break
+    inline: tuple[str, str] | None = None  # a label fused to the first word ("IV.KINH"), counted, not rewritten
 
     def text(self) -> str:
         if not self.join:
@@ -191,11 +194,29 @@ class Block:
                 words = ([self.label] if self.label else []) + words[self.label_words:]
             out.append(" ".join(words))
             out.append("\n" if i in self.breaks else " ")
-        return "".join(out[:-1]).strip()
+        return _fix_case("".join(out[:-1]).strip())
 
     def conf(self) -> float:
         confs = [w.conf for ln in self.lines for w in ln.words]
         return sum(confs) / len(confs) if confs else 0.0
+
+
+def _has_mark(word: str) -> bool:
+    return any(unicodedata.combining(c) for c in unicodedata.normalize("NFD", word))
+
+
+def _fix_case(text: str) -> str:
+    """"SỞ Y tế" → "Sở Y tế": Tesseract often capitalises a short accented word inside lower-case text."""
+    parts = re.split(r"(\s+)", text)
+    words = parts[::2]
+    for i, w in enumerate(words):
+        if not (2 <= len(w) <= 3 and w.isalpha() and w.isupper() and _has_mark(w)):
+            continue
+        near = [x for x in words[max(0, i - 2):i] + words[i + 1:i + 3] if sum(c.isalpha() for c in x) >= 2]
+        if near and not any(x.isupper() for x in near):
+            words[i] = w[0] + w[1:].lower()
+    parts[::2] = words
+    return "".join(parts)
 
 
 @dataclass
@@ -331,6 +352,8 @@ def _label_words(b: Block, m: _Metrics) -> tuple[int, float]:
                 n += 1
             if n and ws[n - 1].right - ws[0].left <= 3 * h:
                 return n, float(text_x)
+    if len(ws) >= 3 and ws[1].text in (".", ")") and ws[1].left - ws[0].right < 0.5 * h:  # "V . TỔ CHỨC"
+        return 2, float(ws[2].left)
     if _tab_after_first(first, h, m.space) or _is_clean_label(ws[0].text) or ws[0].text == UNKNOWN:
         return 1, float(ws[1].left)
     return 0, 0.0
@@ -349,6 +372,10 @@ def find_labels(blocks: Sequence[Block], m: _Metrics) -> None:
     for b in blocks:
         if not b.join or b.drop or b.label_words:
             continue
+        fused = RE_FUSED_LABEL.match(b.lines[0].words[0].text)
+        if fused:
+            b.inline = _parse_label(fused.group(1))
+            continue
         ws = b.lines[0].words
         if len(ws) >= 2 and ws[0].width <= 2.5 * m.h and ws[1].left - ws[0].left >= 0.8 * m.h \
                 and any(abs(ws[1].left - s) <= 0.4 * m.h for s in stops):
@@ -358,7 +385,8 @@ def find_labels(blocks: Sequence[Block], m: _Metrics) -> None:
 def _set_label(b: Block, n: int, m: _Metrics) -> None:
     first = b.lines[0]
     b.label_words = n
-    b.label = " ".join(w.text for w in first.words[:n])
+    b.label = "".join(w.text for w in first.words[:n]) if n == 2 and first.words[1].text in ".)" else \
+        " ".join(w.text for w in first.words[:n])
     b.label_x = (first.left - m.left) / m.h
 
 
@@ -468,7 +496,7 @@ def drop_page_furniture(pages: Sequence[PageLayout]) -> None:
 
 def _parse_label(token: str) -> tuple[str, str] | None:
     """("dec", "2.1") / ("let", "b") / ("rom", "III") / ("bul", "-") for a clean label, else None."""
-    m = RE_CLEAN_LABEL.match(token.strip())
+    m = RE_CLEAN_LABEL.match(token.replace(" ", ""))
     if not m:
         return None
     for kind in ("dec", "let", "rom", "bul"):
@@ -511,78 +539,81 @@ _CONFUSED = {("8", "3"), ("3", "8"), ("7", "1"), ("6", "5"), ("5", "6"), ("8", "
 
 
 def restore_labels(pages: Sequence[PageLayout]) -> None:
-    """Give each hanging-indent label the value its column's sequence expects when OCR garbled it.
+    """Give each hanging-indent label the value the document's sequence expects when OCR garbled it.
 
-    Columns are label positions (half word heights from the margin); a Roman or decimal label resets the
-    deeper columns' counters, so "1." after "II." restarts. A garbled label ("Bễ", "Lˆ", "2:") takes the value
-    its column expects next, of the kind its shape is closest to; a clean one that repeats the previous value
-    or is a typical misreading of the expected one ("8." for "3.") takes the expected value too.
+    One counter per kind of label across the document (a Roman label resets the decimal and letter counters,
+    a decimal one the letters, so "1." after "II." restarts). A garbled label ("Bễ", "Lˆ", "2:", or ink OCR
+    could not read) takes the next value of the kind its shape is closest to, favouring the kinds the clean
+    labels in the same column of the page have; a clean one that repeats the label above it in that column, or
+    is a typical misreading of the expected value ("8." for "3."), takes the expected value too.
     """
-    state: dict[int, dict[str, str]] = {}  # column → kind → last value
+    state: dict[str, str] = {}  # kind → last value, document-wide
 
-    def reset_deeper(col: int, kinds: tuple[str, ...]) -> None:
-        for c in list(state):
-            if c > col:
-                state.pop(c)
-        for k in kinds:
-            state.get(col, {}).pop(k, None)
+    def advance(kind: str, value: str) -> None:
+        if kind == "rom":
+            state.pop("dec", None)
+            state.pop("let", None)
+        elif kind == "dec":
+            state.pop("let", None)
+        if kind != "bul":
+            state[kind] = value
 
     for p in pages:
+        kinds_at: dict[int, dict[str, int]] = {}  # the page's columns (half word heights) → clean label kinds
         for b in p.blocks:
-            if b.drop or not b.join or not b.label_words or b.label is None:
+            if b.label_words and b.label and (parsed := _parse_label(b.label)):
+                col = kinds_at.setdefault(round(b.label_x * 2), {})
+                col[parsed[0]] = col.get(parsed[0], 0) + 1
+        above: dict[int, tuple[str, str]] = {}  # column → the label above in it, on this page
+        for b in p.blocks:
+            if b.drop or not b.join:
                 continue
-            col = _column(state, b.label_x)
-            expected = state.get(col, {})
+            if b.inline is not None:  # "IV.KINH PHÍ": typed fused, the parser reads it; count it
+                advance(*b.inline)
+                continue
+            if not b.label_words or b.label is None:
+                continue
+            col = round(b.label_x * 2)
+            near: dict[str, int] = {}
+            for c, ks in kinds_at.items():
+                if abs(c - col) <= 2:
+                    for k, n in ks.items():
+                        near[k] = near.get(k, 0) + n
             parsed = _parse_label(b.label)
             if parsed is None:
-                parsed = _guess(b.label, expected)
+                parsed = _guess(b.label, state, near)
                 if parsed is None:
                     b.label_words = 0  # not a label after all: keep the words as text
                     b.label = None
                     continue
-            elif parsed[0] in ("dec", "rom") and parsed[0] in expected:
-                nxt = _next(parsed[0], expected[parsed[0]])
-                last = expected[parsed[0]].split(".")[-1]
-                got, want = parsed[1].split(".")[-1], nxt.split(".")[-1]
+            elif parsed[0] in ("dec", "rom") and parsed[0] in state and above.get(col, ("",))[0] == parsed[0]:
+                nxt = _next(parsed[0], state[parsed[0]])
+                got, last, want = parsed[1].split(".")[-1], state[parsed[0]].split(".")[-1], nxt.split(".")[-1]
                 if got == last or (got, want) in _CONFUSED:
                     parsed = (parsed[0], nxt)
             b.label = _show(*parsed)
-            kind, value = parsed
-            if kind == "rom":
-                reset_deeper(col, ("dec", "let"))
-            elif kind == "dec":
-                reset_deeper(col, ("let",))
-            elif kind == "let":
-                reset_deeper(col, ())
-            state.setdefault(col, {})[kind] = value
+            advance(*parsed)
+            above[col] = parsed
 
 
-def _column(state: dict[int, dict[str, str]], x: float) -> int:
-    for c in state:
-        if abs(c / 2 - x) <= 1.0:
-            return c
-    return round(x * 2)  # half word heights
-
-
-def _guess(token: str, col: dict[str, str]) -> tuple[str, str] | None:
-    """The most likely label for a garbled one, from what this column expects next and the token's shape."""
-    t = token.strip()
-    if t == UNKNOWN:  # ink Tesseract could not read: whatever the column expects next
-        for kind in ("dec", "rom", "let"):
-            if kind in col:
-                return kind, _next(kind, col[kind])
-        return ("bul", "-") if "bul" in col else ("dec", "1")
-    if not any(c.isalnum() for c in t):
-        return ("bul", "-") if t and all(c in _BULLET_LIKE or c.isspace() for c in t) else None
+def _guess(token: str, state: dict[str, str], near: dict[str, int]) -> tuple[str, str] | None:
+    """The most likely label for a garbled one: the next value of a running sequence (or the first of a new
+    one) whose rendering the token's shape is closest to."""
+    t = token.replace(" ", "").strip()
+    if not any(c.isalnum() for c in t) and t != UNKNOWN and all(c in _BULLET_LIKE for c in t):
+        return "bul", "-"
+    if not any(c.isalnum() for c in t):  # ink OCR could not read ("#", "€", "©"): what is expected here
+        for kind in [*sorted((k for k in near if k != "bul"), key=lambda k: -near[k]), "dec", "rom", "let"]:
+            if kind in state:
+                return kind, _next(kind, state[kind])
+        return "dec", "1"
     if len(t) > 4:
         return None
-    cands = [(k, _next(k, v)) for k, v in col.items() if k != "bul"]
-    cands += [(k, first) for k, first in _FIRST.items() if k not in col]
+    cands = [(k, _next(k, v)) for k, v in state.items()] + [(k, f) for k, f in _FIRST.items() if k not in state]
 
     def score(kv: tuple[str, str]) -> float:
         kind = kv[0]
-        prior = 8.0 if kind in col else 0.0  # the column's own sequence first
-        prior += 4.0 if kind == "dec" else 0.0
+        prior = (10.0 if near.get(kind) else 0.0) + (6.0 if kind in state else 0.0) + (3.0 if kind == "dec" else 0.0)
         return fuzz.ratio(t.translate(_SHAPES[kind]), _show(*kv)) + prior
 
     best = max(cands, key=score)

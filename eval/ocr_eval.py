@@ -1,0 +1,266 @@
+"""Scans of the seed directives through OCR: seconds per page, units and metadata recovered, confidence.
+
+Each seed is typed text (``corpus/<seed>.txt``) → an official-template .docx → LibreOffice's PDF → a
+photocopier-like scan (``eval.office_files.scan_pdf``: 200 dpi grey, tilted 0.8–2°, blur, grain, specks,
+page numbers, no text layer) → ``parse_file`` → compared with ``parse_file`` of the typed seed: a unit is
+recovered when the same path exists with text similarity ≥ 80 (rapidfuzz ratio of heading + text).
+
+    .venv/bin/python -m eval.ocr_eval                      # all five seeds, Markdown table
+    .venv/bin/python -m eval.ocr_eval --seeds tra-cu-2022 --json eval/out/ocr.json
+    .venv/bin/python -m eval.ocr_eval --engines --seeds cam-lo-2023,tra-cu-2022 --ocrmypdf /path/to/ocrmypdf
+
+``--engines`` compares, on the same scans and in the same minutes, this reader (the Tesseract CLI, TSV word
+boxes, our layout), pytesseract on the same prepared page images (same layout), and OCRmyPDF (its sidecar
+text); it needs an ``ocrmypdf`` executable (not a project dependency: ``pip install ocrmypdf`` in a scratch
+venv).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from rapidfuzz import fuzz
+
+from eval.office_files import CORPUS, scan_pdf, seed_pdf
+from indexer.models import Directive
+from indexer.parse import parse_file, parse_text
+from indexer.reading import ReadOptions
+
+SEEDS = ("cam-lo-2023", "kien-giang-2017", "tra-cu-2022", "lang-son-2023", "dak-nong-2024")
+FIELDS = ("issuer", "number", "date", "place", "doc_type", "subject", "signer", "recipients")
+MIN_SIMILARITY = 80.0
+
+
+@dataclass
+class UnitMatch:
+    total: int  # units of the typed seed
+    recovered: int  # same path, similarity ≥ 80
+    mean_similarity: float
+    missing: list[str] = field(default_factory=list)  # paths not recovered
+    fields: dict[str, bool] = field(default_factory=dict)  # metadata field → same as typed (where typed has it)
+
+    @property
+    def share(self) -> float:
+        return self.recovered / self.total if self.total else 0.0
+
+
+def unit_texts(d: Directive) -> dict[str, str]:
+    return {u.path: f"{u.heading} {u.text}".strip() for root in d.units for u in root.walk()}
+
+
+def compare(typed: Directive, got: Directive) -> UnitMatch:
+    """Units matched by path, text similarity ≥ 80; metadata fields equal where the typed seed has them."""
+    want, have = unit_texts(typed), unit_texts(got)
+    sims = {p: (fuzz.ratio(t, have[p]) if p in have else 0.0) for p, t in want.items()}
+    fields = {f: same_field(f, getattr(typed.metadata, f), getattr(got.metadata, f))
+              for f in FIELDS if getattr(typed.metadata, f)}
+    return UnitMatch(total=len(want), recovered=sum(s >= MIN_SIMILARITY for s in sims.values()),
+                     mean_similarity=round(sum(sims.values()) / len(sims), 1) if sims else 0.0,
+                     missing=[p for p, s in sims.items() if s < MIN_SIMILARITY], fields=fields)
+
+
+def same_field(name: str, want, got) -> bool:
+    """Equal; for the long free-text fields (subject, each recipient) similarity ≥ 90 allows a misread tone."""
+    if name == "recipients":
+        return len(want) == len(got) and all(fuzz.ratio(a, b) >= 90 for a, b in zip(want, got, strict=True))
+    if name == "subject":
+        return fuzz.ratio(want, got) >= 90
+    return want == got
+
+
+def text_similarity(typed: Directive, text: str) -> float:
+    """Similarity of the whole text (words in order, markdown and spacing ignored) to the typed seed."""
+    def words(s: str) -> str:
+        return " ".join(re.sub(r"[*#]", " ", s).split())
+
+    return round(fuzz.ratio(words(typed.text), words(text)), 1)
+
+
+@dataclass
+class Row:
+    seed: str
+    pages: int
+    ocr_seconds: float
+    seconds_per_page: float
+    units: int
+    recovered: int
+    share: float
+    mean_similarity: float
+    text_similarity: float
+    fields_recovered: int
+    fields_total: int
+    confidence: float | None
+    missing: list[str]
+    wrong_fields: list[str]
+
+
+def make_scan(seed: str, work: Path, index: int) -> Path:
+    path = work / f"{seed}-scan.pdf"
+    if not path.exists():
+        scan_pdf(seed_pdf(seed, work), path, seed=index)
+    return path
+
+
+def run_seed(seed: str, work: Path, index: int) -> Row:
+    scan = make_scan(seed, work, index)
+    typed = parse_file(CORPUS / f"{seed}.txt")
+    cache = Path(tempfile.mkdtemp(prefix="ocr-eval-cache-", dir=work))  # empty: every page really OCR'd
+    t0 = time.perf_counter()
+    got = parse_file(scan, options=ReadOptions(ocr_cache=cache, progress=True))
+    seconds = time.perf_counter() - t0
+    shutil.rmtree(cache, ignore_errors=True)
+    m = compare(typed, got)
+    pages = got.ingest.pages or 1
+    return Row(seed=seed, pages=pages, ocr_seconds=round(seconds, 1), seconds_per_page=round(seconds / pages, 2),
+               units=m.total, recovered=m.recovered, share=round(m.share, 3), mean_similarity=m.mean_similarity,
+               text_similarity=text_similarity(typed, got.original), fields_recovered=sum(m.fields.values()),
+               fields_total=len(m.fields), confidence=got.ingest.ocr_confidence, missing=m.missing,
+               wrong_fields=[f for f, ok in m.fields.items() if not ok])
+
+
+def markdown(rows: list[Row]) -> str:
+    out = ["| seed | pages | OCR s/page | units recovered (sim ≥ 80) | mean unit similarity | text similarity "
+           "| metadata fields | mean confidence |",
+           "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {r.seed} | {r.pages} | {r.seconds_per_page:.1f} | {r.recovered}/{r.units} ({r.share:.0%}) "
+                   f"| {r.mean_similarity:.1f} | {r.text_similarity:.1f} | {r.fields_recovered}/{r.fields_total} "
+                   f"| {r.confidence if r.confidence is not None else '–'} |")
+    pages = sum(r.pages for r in rows)
+    secs = sum(r.ocr_seconds for r in rows)
+    units, rec = sum(r.units for r in rows), sum(r.recovered for r in rows)
+    fr, ft = sum(r.fields_recovered for r in rows), sum(r.fields_total for r in rows)
+    out.append(f"| **all** | {pages} | {secs / max(pages, 1):.1f} | {rec}/{units} ({rec / max(units, 1):.0%}) | | "
+               f"| {fr}/{ft} | |")
+    return "\n".join(out)
+
+
+# --- engines --------------------------------------------------------------------------------------------------
+
+
+def _prepared_pages(scan: Path):
+    """The page images this reader gives Tesseract (rendered at 300 dpi, despeckled, deskewed)."""
+    import pypdfium2 as pdfium
+
+    from indexer.reading.pdf import _renderer
+
+    pdf = pdfium.PdfDocument(scan.read_bytes())
+    try:
+        for i in range(len(pdf)):
+            got = _renderer(pdf, i + 1)()
+            if got is not None:
+                yield i + 1, got[0]
+    finally:
+        pdf.close()
+
+
+def engine_ours(scan: Path) -> tuple[str, float, int]:
+    from indexer.reading.ocr import find_engine, recognise_page
+    from indexer.reading.ocr_layout import render_pages
+
+    engine = find_engine()
+    pages, seconds = [], 0.0
+    for number, image in _prepared_pages(scan):
+        t0 = time.perf_counter()
+        pages.append(recognise_page(image, engine, number=number))
+        seconds += time.perf_counter() - t0
+    return "\n\n".join(render_pages(pages)), seconds, len(pages)
+
+
+def engine_pytesseract(scan: Path) -> tuple[str, float, int]:
+    """pytesseract.image_to_data on the same images, one page run (psm 4), then the same layout step."""
+    import pytesseract
+
+    from indexer.reading.ocr_layout import render_pages
+    from indexer.reading.ocr_types import OcrPage, Word
+
+    pages, seconds = [], 0.0
+    for number, image in _prepared_pages(scan):
+        t0 = time.perf_counter()
+        d = pytesseract.image_to_data(image, lang="vie", config="--oem 1 --psm 4 --dpi 300",
+                                      output_type=pytesseract.Output.DICT)
+        seconds += time.perf_counter() - t0
+        words = [Word(t.strip(), float(c), d["left"][i], d["top"][i], d["width"][i], d["height"][i],
+                      d["block_num"][i], d["par_num"][i], d["line_num"][i])
+                 for i, (t, c) in enumerate(zip(d["text"], d["conf"], strict=True))
+                 if d["level"][i] == 5 and str(t).strip()]
+        pages.append(OcrPage(number=number, width=image.width, height=image.height, words=words))
+    return "\n\n".join(render_pages(pages)), seconds, len(pages)
+
+
+def engine_ocrmypdf(scan: Path, binary: str, work: Path) -> tuple[str, float, int]:
+    """OCRmyPDF's own pipeline (pypdfium rasteriser, deskew, one job), its sidecar text."""
+    out, sidecar = work / f"{scan.stem}-ocrmypdf.pdf", work / f"{scan.stem}-ocrmypdf.txt"
+    cmd = [binary, "-l", "vie", "--output-type", "pdf", "--rasterizer", "pypdfium", "--deskew", "-j", "1",
+           "--sidecar", str(sidecar), "-q", str(scan), str(out)]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, env={**os.environ, "OMP_THREAD_LIMIT": "1"})
+    seconds = time.perf_counter() - t0
+    from pypdf import PdfReader
+
+    return sidecar.read_text(encoding="utf-8").replace("\f", "\n\n"), seconds, len(PdfReader(str(out)).pages)
+
+
+def run_engines(seeds: list[str], work: Path, ocrmypdf: str | None) -> str:
+    lines = ["| engine | seed | pages | OCR s/page | units recovered (sim ≥ 80) | text similarity | metadata |",
+             "|---|---|---|---|---|---|---|"]
+    for i, seed in enumerate(seeds):
+        scan = make_scan(seed, work, SEEDS.index(seed) if seed in SEEDS else i)
+        typed = parse_file(CORPUS / f"{seed}.txt")
+        engines = [("Tesseract CLI, TSV + our layout (chosen)", lambda s=scan: engine_ours(s)),
+                   ("pytesseract image_to_data + our layout", lambda s=scan: engine_pytesseract(s))]
+        if ocrmypdf:
+            engines.append(("OCRmyPDF 17 sidecar text", lambda s=scan: engine_ocrmypdf(s, ocrmypdf, work)))
+        for name, fn in engines:
+            text, seconds, pages = fn()
+            got = parse_text(text, doc_id=seed)
+            m = compare(typed, got)
+            lines.append(f"| {name} | {seed} | {pages} | {seconds / max(pages, 1):.2f} | {m.recovered}/{m.total} "
+                         f"({m.share:.0%}) | {text_similarity(typed, text)} | "
+                         f"{sum(m.fields.values())}/{len(m.fields)} |")
+            print(lines[-1], file=sys.stderr)
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seeds", default=",".join(SEEDS))
+    ap.add_argument("--work", type=Path, default=None, help="where scans are written (default: a temp dir)")
+    ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--engines", action="store_true", help="compare OCR engines instead")
+    ap.add_argument("--ocrmypdf", default=shutil.which("ocrmypdf"))
+    args = ap.parse_args(argv)
+    seeds = [s for s in args.seeds.split(",") if s]
+    work = args.work or Path(tempfile.mkdtemp(prefix="ocr-eval-"))
+    work.mkdir(parents=True, exist_ok=True)
+    load = os.getloadavg()[0]
+    if args.engines:
+        print(run_engines(seeds, work, args.ocrmypdf))
+        print(f"\nload average at start: {load:.2f}")
+        return 0
+    rows = []
+    for seed in seeds:
+        rows.append(run_seed(seed, work, SEEDS.index(seed) if seed in SEEDS else 0))
+        r = rows[-1]
+        print(f"{seed}: {r.recovered}/{r.units} units, {r.seconds_per_page:.1f} s/page, missing {r.missing}, "
+              f"wrong fields {r.wrong_fields}", file=sys.stderr)
+    print(markdown(rows))
+    print(f"\nload average at start: {load:.2f}; scans in {work}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps([asdict(r) for r in rows], ensure_ascii=False, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
