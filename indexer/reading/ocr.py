@@ -42,7 +42,7 @@ __all__ = ["Engine", "OcrPage", "PageJob", "Word", "find_engine", "ocr_pages", "
 LANG = "vie"
 DPI = 300  # pages are rendered (and photos scaled) for this resolution
 PAGE_TIMEOUT = 180.0  # seconds for one page; a normal page takes 3–10 s here
-SETTINGS = "median3-deskew-columns-labels-oem1-psm4-v1"  # part of the cache key: change it with the settings
+SETTINGS = "median3-flat-deskew-columns-labels-oem1-psm4-v3"  # part of the cache key: change it with the settings
 MISSING = ("tesseract missing: scanned PDFs and photos are read with Tesseract OCR and its Vietnamese model; "
            "install Debian's tesseract-ocr and tesseract-ocr-vie (make office)")
 
@@ -125,7 +125,10 @@ def recognise_page(image: Image.Image, engine: Engine, *, number: int = 1, dpi: 
     words += missing_labels(page_image, words, lambda im: recognise(im, engine, dpi=dpi, timeout=timeout, psm=6))
     for r, boxes in enumerate(regions):
         for side, box in enumerate(boxes):
-            for w in recognise(image.crop(box), engine, dpi=dpi, timeout=timeout, psm=4):
+            crop = image.crop(box)
+            got = recognise(crop, engine, dpi=dpi, timeout=timeout, psm=4)
+            got += missing_labels(crop, got, lambda im: recognise(im, engine, dpi=dpi, timeout=timeout, psm=6))
+            for w in got:
                 w.left += box[0]
                 w.top += box[1]
                 w.zone = 2 * r + 1 + side

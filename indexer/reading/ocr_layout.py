@@ -36,6 +36,7 @@ __all__ = ["Block", "PageLayout", "layout_page", "page_text", "render_pages"]
 _BULLET_LIKE = set("-–—_~=:;.,·•*+¬'\"`^ˆ˜‹›«»|")
 RE_CLEAN_LABEL = re.compile(r"^(?:(?P<dec>\d{1,2}(?:\.\d{1,2})*)\s*[.)]|(?P<let>[a-zđ])\)|(?P<rom>[IVX]{1,5})\.|"
                             r"(?P<bul>[-–+•]))$")
+EDGE = 0.15  # page numbers and running headers sit in the top or bottom 15 % of a page
 MIN_BLOCK_CONF = 30.0  # a block whose words Tesseract is this unsure of is noise read as letters
 RE_FUSED_LABEL = re.compile(r"^((?:[IVX]{1,5}|\d{1,2}(?:\.\d{1,2})*)[.)])[^\W\d_]")
 _ROMANS = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII", "XIII", "XIV", "XV"]
@@ -183,6 +184,8 @@ class Block:
     drop: bool = False
     breaks: set[int] = field(default_factory=set)  # line indices followed by a manual line break
     inline: tuple[str, str] | None = None  # a label fused to the first word ("IV.KINH"), counted, not rewritten
+    weak: bool = False  # the label was found by a tab stop only (not a hanging indent, a tab or typed)
+    column: tuple[int, int] | None = None  # (two-column part of the page, 0 left / 1 right) for its lines
 
     def text(self) -> str:
         if not self.join:
@@ -199,6 +202,20 @@ class Block:
     def conf(self) -> float:
         confs = [w.conf for ln in self.lines for w in ln.words]
         return sum(confs) / len(confs) if confs else 0.0
+
+
+RE_SYLLABLE = re.compile(r"^[(\"“]?(?:[^\W\d_]{1,7}|\d+(?:[./-]\d+)*)[.,;:)\"”]?$")
+
+
+def _noise(b: Block) -> bool:
+    """Tesseract's reading of a stamp, a signature or a photo's texture: unsure, and not made of syllables.
+    (Unsure alone is not enough: it gives a correct "Sở Tư pháp;" 0 % now and then.)"""
+    conf = b.conf()
+    if conf >= MIN_BLOCK_CONF:
+        return False
+    words = [w.text for ln in b.lines for w in ln.words]
+    plain = sum(1 for w in words if RE_SYLLABLE.match(w))
+    return conf < MIN_BLOCK_CONF / 2 or plain < 0.6 * len(words)
 
 
 def _has_mark(word: str) -> bool:
@@ -224,8 +241,7 @@ class PageLayout:
     number: int
     blocks: list[Block] = field(default_factory=list)
     h: float = 20.0
-    top: float = 0.0  # first and last ink rows, to tell a running header from a body line
-    bottom: float = 0.0
+    height: int = 0  # the page image's height, to tell a running header from a body line
 
 
 def _pitch(rows: Sequence[Row], h: float) -> float:
@@ -243,8 +259,8 @@ def _margins(lines: Sequence[Line]) -> tuple[float, float]:
     return float(lefts[len(lefts) // 10]), float(rights[(len(rights) * 19) // 20])
 
 
-def _column_blocks(page: int, left: Sequence[Piece], right: Sequence[Piece], h: float, pitch: float
-                   ) -> list[Block]:
+def _column_blocks(page: int, left: Sequence[Piece], right: Sequence[Piece], h: float, pitch: float,
+                   part: int = 0) -> list[Block]:
     """Two columns: cut into bands where both are blank, then each band's left column, then its right.
 
     Bands keep the official header's order (issuer, motto, then "Số:"/"V/v", then place and date); lines
@@ -263,11 +279,11 @@ def _column_blocks(page: int, left: Sequence[Piece], right: Sequence[Piece], h: 
             group: list[Line] = []
             for row in make_rows([p for p, s in band if s == side], h):
                 if group and row.base - group[-1].base > 1.6 * pitch:
-                    out.append(Block(page, group, join=False))
+                    out.append(Block(page, group, join=False, column=(part, side)))
                     group = []
                 group.append(Line(row.pieces))
             if group:
-                out.append(Block(page, group, join=False))
+                out.append(Block(page, group, join=False, column=(part, side)))
     return out
 
 
@@ -380,6 +396,7 @@ def find_labels(blocks: Sequence[Block], m: _Metrics) -> None:
         if len(ws) >= 2 and ws[0].width <= 2.5 * m.h and ws[1].left - ws[0].left >= 0.8 * m.h \
                 and any(abs(ws[1].left - s) <= 0.4 * m.h for s in stops):
             _set_label(b, 1, m)
+            b.weak = True
 
 
 def _set_label(b: Block, n: int, m: _Metrics) -> None:
@@ -412,7 +429,7 @@ def _spaced(rows: Sequence[Row], pitch: float) -> bool:
 def layout_page(page: OcrPage) -> PageLayout:
     """One OCR'd page → its blocks in reading order (labels found, not yet restored)."""
     words = clean_words(page.words)
-    out = PageLayout(page.number)
+    out = PageLayout(page.number, height=page.height)
     if not words:
         return out
     h = _median_height(words)
@@ -429,13 +446,14 @@ def layout_page(page: OcrPage) -> PageLayout:
             zones.setdefault((z - 1) // 2, ([], []))[(z - 1) % 2].append(p)
     for left, right in zones.values():
         top = min(p.top for p in (*left, *right))
-        parts.append((top, _column_blocks(page.number, left, right, h, pitch)))
+        parts.append((top, _column_blocks(page.number, left, right, h, pitch, part=len(parts))))
     taken: set[int] = set()
     for reg in find_regions(rows, h, pitch, _margins([Line(r.pieces) for r in rows])):
         members = [p for r in rows[reg.first:reg.last + 1] for p in r.pieces]
         left = [p for p in members if p.left < reg.gutter[0]]
         right = [p for p in members if p.left >= reg.gutter[0]]
-        parts.append((min(p.top for p in members), _column_blocks(page.number, left, right, h, pitch)))
+        parts.append((min(p.top for p in members),
+                      _column_blocks(page.number, left, right, h, pitch, part=len(parts))))
         taken.update(range(reg.first, reg.last + 1))
     body = [Line(r.pieces) for i, r in enumerate(rows) if i not in taken]
     left_m, right_m = _margins(body)
@@ -457,11 +475,9 @@ def layout_page(page: OcrPage) -> PageLayout:
     if pending:
         out.blocks += _body_blocks(page.number, pending, m)
     for b in out.blocks:
-        if b.conf() < MIN_BLOCK_CONF:
+        if _noise(b):
             b.drop = True  # a stamp, a signature, a photo's texture: not text
     find_labels(out.blocks, m)
-    all_rows = make_rows(pieces, h)
-    out.top, out.bottom = all_rows[0].base, all_rows[-1].base
     return out
 
 
@@ -474,17 +490,25 @@ def _key(text: str) -> str:
     return re.sub(r"\d+", "#", fold(text)).strip()
 
 
+def _at_edge(p: PageLayout, b: Block) -> bool:
+    """In the top or bottom strip of the page, where page numbers and running headers and footers sit."""
+    base = b.lines[0].base
+    return not p.height or base < EDGE * p.height or base > (1 - EDGE) * p.height
+
+
 def drop_page_furniture(pages: Sequence[PageLayout]) -> None:
-    """Lone page numbers at the top or bottom of a page, and a first/last line repeated on several pages."""
+    """Lone page numbers at the top or bottom of a page, and a first/last line repeated on several pages
+    (never a page's only text)."""
     for p in pages:
         for b in (p.blocks[:1] + p.blocks[-1:]) if p.blocks else []:
-            if len(b.lines) == 1 and RE_PAGE_NUMBER.match(fold(b.lines[0].text).strip()):
+            if len(b.lines) == 1 and RE_PAGE_NUMBER.match(fold(b.lines[0].text).strip()) and _at_edge(p, b):
                 b.drop = True
     if len(pages) < 3:
         return
     for pick in (lambda p: next((b for b in p.blocks if not b.drop), None),
                  lambda p: next((b for b in reversed(p.blocks) if not b.drop), None)):
-        cands = [(p, b) for p in pages if (b := pick(p)) is not None and len(b.lines) <= 2]
+        cands = [(p, b) for p in pages if (b := pick(p)) is not None and len(b.lines) <= 2 and _at_edge(p, b)
+                 and sum(not x.drop for x in p.blocks) > 1]
         keys = [_key(b.text()) for _, b in cands]
         for (_, b), k in zip(cands, keys, strict=True):
             if len(k) < 4:
@@ -494,8 +518,13 @@ def drop_page_furniture(pages: Sequence[PageLayout]) -> None:
                 b.drop = True
 
 
-def _parse_label(token: str) -> tuple[str, str] | None:
-    """("dec", "2.1") / ("let", "b") / ("rom", "III") / ("bul", "-") for a clean label, else None."""
+def _parse_label(token: str, *, loose: bool = False) -> tuple[str, str] | None:
+    """("dec", "2.1") / ("let", "b") / ("rom", "III") / ("bul", "-") for a clean label, else None.
+
+    ``loose``: a number whose dot OCR lost or misread ("4", "2:", "1,") counts as clean too (it sits in a
+    hanging indent, so it is a label)."""
+    if loose and (d := re.fullmatch(r"(\d{1,2})[,:;]?", token.strip())):
+        return "dec", d.group(1)
     m = RE_CLEAN_LABEL.match(token.replace(" ", ""))
     if not m:
         return None
@@ -565,6 +594,7 @@ def restore_labels(pages: Sequence[PageLayout]) -> None:
                 col = kinds_at.setdefault(round(b.label_x * 2), {})
                 col[parsed[0]] = col.get(parsed[0], 0) + 1
         above: dict[int, tuple[str, str]] = {}  # column → the label above in it, on this page
+        labelled = [b for b in p.blocks if not b.drop and b.join and b.label_words and b.label]
         for b in p.blocks:
             if b.drop or not b.join:
                 continue
@@ -579,9 +609,11 @@ def restore_labels(pages: Sequence[PageLayout]) -> None:
                 if abs(c - col) <= 2:
                     for k, n in ks.items():
                         near[k] = near.get(k, 0) + n
-            parsed = _parse_label(b.label)
+            parsed = _parse_label(b.label, loose=True)
+            if parsed is None and "dec" not in state:
+                parsed = _from_below(b, labelled, col)
             if parsed is None:
-                parsed = _guess(b.label, state, near)
+                parsed = _guess(b.label, state, near, strong=not b.weak)
                 if parsed is None:
                     b.label_words = 0  # not a label after all: keep the words as text
                     b.label = None
@@ -596,9 +628,30 @@ def restore_labels(pages: Sequence[PageLayout]) -> None:
             above[col] = parsed
 
 
-def _guess(token: str, state: dict[str, str], near: dict[str, int]) -> tuple[str, str] | None:
+def _from_below(b: Block, labelled: list[Block], col: int) -> tuple[str, str] | None:
+    """A garbled first label of a page with no count running (a photo of one page): the next clean decimal
+    label in its column, minus the labels between."""
+    if not any(c.isalnum() for c in b.label or "") and b.label != UNKNOWN:
+        return None
+    same = [x for x in labelled if abs(round(x.label_x * 2) - col) <= 2]
+    if b not in same:
+        return None
+    i = same.index(b)
+    for j in range(i + 1, len(same)):
+        got = _parse_label(same[j].label or "", loose=True)
+        if got and got[0] == "dec" and "." not in got[1]:
+            value = int(got[1]) - (j - i)
+            return ("dec", str(value)) if value >= 1 else None
+        if got and got[0] != "bul":
+            return None
+    return None
+
+
+def _guess(token: str, state: dict[str, str], near: dict[str, int], *, strong: bool = True
+           ) -> tuple[str, str] | None:
     """The most likely label for a garbled one: the next value of a running sequence (or the first of a new
-    one) whose rendering the token's shape is closest to."""
+    one) whose rendering the token's shape is closest to. A token alone in a hanging indent (``strong``) is a
+    label whatever it reads; one found only by a tab stop must also look like one."""
     t = token.replace(" ", "").strip()
     if not any(c.isalnum() for c in t) and t != UNKNOWN and all(c in _BULLET_LIKE for c in t):
         return "bul", "-"
@@ -617,16 +670,35 @@ def _guess(token: str, state: dict[str, str], near: dict[str, int]) -> tuple[str
         return fuzz.ratio(t.translate(_SHAPES[kind]), _show(*kv)) + prior
 
     best = max(cands, key=score)
-    return best if score(best) >= 45 else None
+    return best if strong or score(best) >= 45 else None
 
 
 def page_text(layout: PageLayout) -> str:
     return "\n\n".join(t for b in layout.blocks if not b.drop and (t := b.text().strip()))
 
 
+def join_split_columns(pages: Sequence[PageLayout]) -> None:
+    """A two-column part cut by a page break ("Nơi nhận" and the signature title at the foot of one page, the
+    rest of the list and the signer's name at the top of the next) reads as one: both left columns, then
+    both right columns."""
+    for a, b in itertools.pairwise(pages):
+        tail = [x for x in a.blocks if not x.drop]
+        head = [x for x in b.blocks if not x.drop]
+        if not tail or not head or tail[-1].column is None or head[0].column is None:
+            continue
+        part_a, part_b = tail[-1].column[0], head[0].column[0]
+        moved_left = [x for x in b.blocks if x.column == (part_b, 0)]
+        moved_right = [x for x in b.blocks if x.column == (part_b, 1)]
+        first_right = next((i for i, x in enumerate(a.blocks) if x.column == (part_a, 1)), len(a.blocks))
+        a.blocks[first_right:first_right] = moved_left
+        a.blocks += moved_right
+        b.blocks = [x for x in b.blocks if x.column != (part_b, 0) and x.column != (part_b, 1)]
+
+
 def render_pages(pages: Sequence[OcrPage]) -> list[str]:
     """The text of each OCR'd page (document-level clean-up across them), in the order given."""
     layouts = [layout_page(p) for p in pages]
     drop_page_furniture(layouts)
+    join_split_columns(layouts)
     restore_labels(layouts)
     return [page_text(lay) for lay in layouts]

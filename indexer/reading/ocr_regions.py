@@ -8,7 +8,8 @@ The same test, on word boxes, is the layout step's fallback (``ocr_layout``).
 
 A region is a run of text rows split by a common gutter in the middle of the page, plus the one-sided rows
 that hang on it: any row of the right column (a signer's name below the title), and a left-column row that
-follows closely and lines up with that column (so "Kính gửi:", at the margin below the header, is body).
+follows closely and is centred in, lined up with or within that column (so "Kính gửi:", at the margin
+below the header, is body).
 """
 
 from __future__ import annotations
@@ -121,7 +122,9 @@ def _hangs_on(row: Row, region_rows: Sequence[Row], gutter: tuple[float, float],
     piece = row.pieces[0]
     centre = statistics.median(p.center for p in left_parts)
     lefts = statistics.median(p.left for p in left_parts)
-    return abs(piece.center - centre) <= 1.5 * h or abs(piece.left - lefts) <= 1.0 * h
+    return (abs(piece.center - centre) <= 1.5 * h  # centred in the column, as the issuer and "V/v" are
+            or abs(piece.left - lefts) <= 1.0 * h  # or lined up with it
+            or piece.left >= min(p.left for p in left_parts) - 1.0 * h)  # or within it, not at the margin
 
 
 # --- on the image ---------------------------------------------------------------------------------------------

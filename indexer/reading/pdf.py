@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 from pathlib import Path
 
 from indexer.reading.document import Extracted, ReadOptions
@@ -22,6 +23,21 @@ __all__ = ["read_pdf"]
 MIN_LETTERS = 20  # a page whose text layer has fewer letters than this is treated as a scan
 MAX_PIXELS = 25_000_000  # a rendered page; 300 dpi A3 is 17 Mpx, a poster-sized page is rendered smaller
 BLANK_INK = 0.0005  # share of dark pixels below which a rendered page is blank
+
+
+class _Complaints(list):
+    """What pypdf logs while reading one page (a bad stream is logged and skipped, not raised)."""
+
+    def __enter__(self):
+        self._handler = logging.Handler(logging.WARNING)
+        self._handler.emit = lambda record: self.append(record.getMessage())
+        self._logger = logging.getLogger("pypdf")
+        self._logger.addHandler(self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        self._logger.removeHandler(self._handler)
+        return False
 
 
 def letters(text: str) -> int:
@@ -69,12 +85,14 @@ def read_pdf(path: Path, data: bytes, opts: ReadOptions) -> Extracted:
     texts: dict[int, str] = {}  # 1-based page → text
     scanned: list[int] = []
     for i in range(n):
-        try:
-            t = (reader.pages[i].extract_text() or "").strip()
-        except Exception as e:  # a damaged page must not sink the file
-            warnings.append(f"page {i + 1}: damaged text layer ({type(e).__name__}: {str(e)[:120]})")
-            scanned.append(i + 1)
-            continue
+        with _Complaints() as complaints:
+            try:
+                t = (reader.pages[i].extract_text() or "").strip()
+            except Exception as e:  # a damaged page must not sink the file
+                complaints.append(f"{type(e).__name__}: {e}")
+                t = ""
+        if complaints and letters(t) < MIN_LETTERS:  # pypdf logs (not raises) most damage it meets
+            warnings.append(f"page {i + 1}: damaged ({complaints[0][:120]}); its text could not be read")
         texts[i + 1] = t
         if letters(t) < MIN_LETTERS:
             scanned.append(i + 1)
