@@ -8,6 +8,7 @@ recovered when the same path exists with text similarity ≥ 80 (rapidfuzz ratio
     .venv/bin/python -m eval.ocr_eval                      # all five seeds, Markdown table
     .venv/bin/python -m eval.ocr_eval --seeds tra-cu-2022 --json eval/out/ocr.json
     .venv/bin/python -m eval.ocr_eval --engines --seeds cam-lo-2023,tra-cu-2022 --ocrmypdf /path/to/ocrmypdf
+    .venv/bin/python -m eval.ocr_eval --timing 5 --seeds cam-lo-2023 --ocrmypdf /path/to/ocrmypdf
 
 ``--engines`` compares, on the same scans and in the same minutes, this reader (the Tesseract CLI, TSV word
 boxes, our layout), pytesseract on the same prepared page images (same layout), and OCRmyPDF (its sidecar
@@ -148,57 +149,89 @@ def markdown(rows: list[Row]) -> str:
 # --- engines --------------------------------------------------------------------------------------------------
 
 
-def _prepared_pages(scan: Path):
-    """The page images this reader gives Tesseract (rendered at 300 dpi, despeckled, deskewed)."""
+def engine_ours(scan: Path, work: Path) -> tuple[str, float, int]:
+    """This reader, end to end (render, despeckle, deskew, OCR with word boxes, layout), empty cache."""
+    from indexer.reading.pdf import read_pdf
+
+    cache = Path(tempfile.mkdtemp(prefix="ocr-eval-cache-", dir=work))
+    t0 = time.perf_counter()
+    got = read_pdf(scan, scan.read_bytes(), ReadOptions(ocr_cache=cache))
+    seconds = time.perf_counter() - t0
+    shutil.rmtree(cache, ignore_errors=True)
+    return got.text, seconds, got.pages or 1
+
+
+def engine_ours_without(change: str):
+    """This reader with one of its steps undone, to measure what the step buys."""
+    def run(scan: Path, work: Path) -> tuple[str, float, int]:
+        from indexer.reading import deskew, ocr
+
+        saved = (deskew.median3, ocr.PAGE_PSM, ocr.image_regions, ocr.missing_labels)
+        try:
+            if change == "median":
+                deskew.median3 = lambda grey: grey
+            elif change == "psm4":
+                ocr.PAGE_PSM = 3
+            elif change == "columns":
+                ocr.image_regions = lambda image: []
+            elif change == "labels":
+                ocr.missing_labels = lambda image, words, fn: []
+            return engine_ours(scan, work)
+        finally:
+            deskew.median3, ocr.PAGE_PSM, ocr.image_regions, ocr.missing_labels = saved
+
+    return run
+
+
+def engine_pytesseract(scan: Path, work: Path) -> tuple[str, float, int]:
+    """The same page images through pytesseract.image_to_data (one run a page, psm 4; no column crops, no
+    label recovery: pytesseract has no say in those), then the same layout step."""
     import pypdfium2 as pdfium
-
-    from indexer.reading.pdf import _renderer
-
-    pdf = pdfium.PdfDocument(scan.read_bytes())
-    try:
-        for i in range(len(pdf)):
-            got = _renderer(pdf, i + 1)()
-            if got is not None:
-                yield i + 1, got[0]
-    finally:
-        pdf.close()
-
-
-def engine_ours(scan: Path) -> tuple[str, float, int]:
-    from indexer.reading.ocr import find_engine, recognise_page
-    from indexer.reading.ocr_layout import render_pages
-
-    engine = find_engine()
-    pages, seconds = [], 0.0
-    for number, image in _prepared_pages(scan):
-        t0 = time.perf_counter()
-        pages.append(recognise_page(image, engine, number=number))
-        seconds += time.perf_counter() - t0
-    return "\n\n".join(render_pages(pages)), seconds, len(pages)
-
-
-def engine_pytesseract(scan: Path) -> tuple[str, float, int]:
-    """pytesseract.image_to_data on the same images, one page run (psm 4), then the same layout step."""
     import pytesseract
 
     from indexer.reading.ocr_layout import render_pages
     from indexer.reading.ocr_types import OcrPage, Word
+    from indexer.reading.pdf import _renderer
 
-    pages, seconds = [], 0.0
-    for number, image in _prepared_pages(scan):
-        t0 = time.perf_counter()
+    pages = []
+    t0 = time.perf_counter()
+    pdf = pdfium.PdfDocument(scan.read_bytes())
+    for number in range(1, len(pdf) + 1):
+        image = _renderer(pdf, number)()[0]
         d = pytesseract.image_to_data(image, lang="vie", config="--oem 1 --psm 4 --dpi 300",
                                       output_type=pytesseract.Output.DICT)
-        seconds += time.perf_counter() - t0
-        words = [Word(t.strip(), float(c), d["left"][i], d["top"][i], d["width"][i], d["height"][i],
-                      d["block_num"][i], d["par_num"][i], d["line_num"][i])
+        words = [Word(str(t).strip(), max(float(c), 0.0), d["left"][i], d["top"][i], d["width"][i],
+                      d["height"][i], d["block_num"][i], d["par_num"][i], d["line_num"][i])
                  for i, (t, c) in enumerate(zip(d["text"], d["conf"], strict=True))
                  if d["level"][i] == 5 and str(t).strip()]
         pages.append(OcrPage(number=number, width=image.width, height=image.height, words=words))
-    return "\n\n".join(render_pages(pages)), seconds, len(pages)
+    text = "\n\n".join(render_pages(pages))
+    seconds = time.perf_counter() - t0
+    return text, seconds, len(pages)
 
 
-def engine_ocrmypdf(scan: Path, binary: str, work: Path) -> tuple[str, float, int]:
+def engine_cli_plain(scan: Path, work: Path) -> tuple[str, float, int]:
+    """The Tesseract CLI on the same images, one psm-4 run a page (no column crops, no label recovery)."""
+    import pypdfium2 as pdfium
+
+    from indexer.reading.ocr import find_engine, recognise
+    from indexer.reading.ocr_layout import render_pages
+    from indexer.reading.ocr_types import OcrPage
+    from indexer.reading.pdf import _renderer
+
+    engine = find_engine()
+    pages = []
+    t0 = time.perf_counter()
+    pdf = pdfium.PdfDocument(scan.read_bytes())
+    for number in range(1, len(pdf) + 1):
+        image = _renderer(pdf, number)()[0]
+        pages.append(OcrPage(number=number, width=image.width, height=image.height,
+                             words=recognise(image, engine, psm=4)))
+    text = "\n\n".join(render_pages(pages))
+    return text, time.perf_counter() - t0, len(pages)
+
+
+def engine_ocrmypdf(scan: Path, work: Path, binary: str) -> tuple[str, float, int]:
     """OCRmyPDF's own pipeline (pypdfium rasteriser, deskew, one job), its sidecar text."""
     out, sidecar = work / f"{scan.stem}-ocrmypdf.pdf", work / f"{scan.stem}-ocrmypdf.txt"
     cmd = [binary, "-l", "vie", "--output-type", "pdf", "--rasterizer", "pypdfium", "--deskew", "-j", "1",
@@ -212,23 +245,104 @@ def engine_ocrmypdf(scan: Path, binary: str, work: Path) -> tuple[str, float, in
 
 
 def run_engines(seeds: list[str], work: Path, ocrmypdf: str | None) -> str:
-    lines = ["| engine | seed | pages | OCR s/page | units recovered (sim ≥ 80) | text similarity | metadata |",
+    lines = ["| engine | seed | pages | s/page (render → text) | units recovered (sim ≥ 80) | text similarity "
+             "| metadata |",
              "|---|---|---|---|---|---|---|"]
     for i, seed in enumerate(seeds):
         scan = make_scan(seed, work, SEEDS.index(seed) if seed in SEEDS else i)
         typed = parse_file(CORPUS / f"{seed}.txt")
-        engines = [("Tesseract CLI, TSV + our layout (chosen)", lambda s=scan: engine_ours(s)),
-                   ("pytesseract image_to_data + our layout", lambda s=scan: engine_pytesseract(s))]
+        engines = [("this reader: Tesseract CLI (TSV), column crops, label recovery, layout", engine_ours),
+                   ("  … without the 3×3 median (despeckle)", engine_ours_without("median")),
+                   ("  … with psm 3 (automatic) instead of 4", engine_ours_without("psm4")),
+                   ("  … without column crops", engine_ours_without("columns")),
+                   ("  … without label recovery", engine_ours_without("labels")),
+                   ("Tesseract CLI (TSV), one psm-4 run a page, same layout", engine_cli_plain),
+                   ("pytesseract image_to_data, one psm-4 run a page, same layout", engine_pytesseract)]
         if ocrmypdf:
-            engines.append(("OCRmyPDF 17 sidecar text", lambda s=scan: engine_ocrmypdf(s, ocrmypdf, work)))
+            engines.append(("OCRmyPDF 17 (pypdfium, --deskew), sidecar text",
+                            lambda s, w, b=ocrmypdf: engine_ocrmypdf(s, w, b)))
         for name, fn in engines:
-            text, seconds, pages = fn()
+            text, seconds, pages = fn(scan, work)
             got = parse_text(text, doc_id=seed)
             m = compare(typed, got)
             lines.append(f"| {name} | {seed} | {pages} | {seconds / max(pages, 1):.2f} | {m.recovered}/{m.total} "
                          f"({m.share:.0%}) | {text_similarity(typed, text)} | "
                          f"{sum(m.fields.values())}/{len(m.fields)} |")
             print(lines[-1], file=sys.stderr)
+    return "\n".join(lines)
+
+
+def run_timing(seed: str, work: Path, ocrmypdf: str | None, repeats: int) -> str:
+    """Seconds for one page (page 2 of the seed's scan), each way ``repeats`` times, interleaved so that the
+    shared machine's load falls on every way alike; medians."""
+    import io
+    import statistics
+
+    import pypdfium2 as pdfium
+    import pytesseract
+    from pypdf import PdfReader, PdfWriter
+
+    from indexer.reading.ocr import find_engine, recognise
+    from indexer.reading.pdf import _renderer, read_pdf
+
+    scan = make_scan(seed, work, SEEDS.index(seed) if seed in SEEDS else 0)
+    w = PdfWriter()
+    w.add_page(PdfReader(str(scan)).pages[1])
+    buf = io.BytesIO()
+    w.write(buf)
+    one = work / f"{seed}-page2.pdf"
+    one.write_bytes(buf.getvalue())
+    pdf = pdfium.PdfDocument(one.read_bytes())
+    image = _renderer(pdf, 1)()[0]
+    engine = find_engine()
+
+    def cli_threads():
+        saved = os.environ.pop("OMP_THREAD_LIMIT", None)
+        try:  # recognise() pins one thread; this is the same call with OpenMP's default
+            cmd = [engine.binary, "stdin", "stdout", "-l", "vie", "--oem", "1", "--psm", "4", "--dpi", "300", "tsv"]
+            from indexer.reading.ocr import _pnm
+
+            subprocess.run(cmd, input=_pnm(image), capture_output=True, check=True)
+        finally:
+            if saved is not None:
+                os.environ["OMP_THREAD_LIMIT"] = saved
+
+    def pyt_one_thread():
+        os.environ["OMP_THREAD_LIMIT"] = "1"
+        try:
+            pytesseract.image_to_data(image, lang="vie", config="--oem 1 --psm 4 --dpi 300")
+        finally:
+            del os.environ["OMP_THREAD_LIMIT"]
+
+    def ours_end_to_end():
+        cache = Path(tempfile.mkdtemp(prefix="ocr-timing-", dir=work))
+        read_pdf(one, one.read_bytes(), ReadOptions(ocr_cache=cache))
+        shutil.rmtree(cache, ignore_errors=True)
+
+    ways = [
+        ("Tesseract CLI, TSV, 1 OpenMP thread (chosen), recognition only",
+         lambda: recognise(image, engine, psm=4)),
+        ("Tesseract CLI, TSV, OpenMP default threads, recognition only", cli_threads),
+        ("pytesseract.image_to_data (PNG temp file, default threads), recognition only",
+         lambda: pytesseract.image_to_data(image, lang="vie", config="--oem 1 --psm 4 --dpi 300")),
+        ("pytesseract.image_to_data, OMP_THREAD_LIMIT=1 in the environment, recognition only", pyt_one_thread),
+        ("this reader end to end (render, despeckle, deskew, columns, labels, layout)", ours_end_to_end),
+    ]
+    if ocrmypdf:
+        ways.append(("OCRmyPDF end to end (-j 1, --deskew, pypdfium, sidecar)",
+                     lambda: subprocess.run([ocrmypdf, "-l", "vie", "--output-type", "pdf", "--rasterizer",
+                                             "pypdfium", "--deskew", "-j", "1", "--sidecar",
+                                             str(work / "t.txt"), "-q", str(one), str(work / "t.pdf")],
+                                            check=True)))
+    times: dict[str, list[float]] = {name: [] for name, _ in ways}
+    for _ in range(repeats):
+        for name, fn in ways:
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    lines = ["| one page (" + seed + ", page 2) | median s | runs |", "|---|---|---|"]
+    for name, ts in times.items():
+        lines.append(f"| {name} | {statistics.median(ts):.2f} | {', '.join(f'{t:.2f}' for t in ts)} |")
     return "\n".join(lines)
 
 
@@ -239,11 +353,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--engines", action="store_true", help="compare OCR engines instead")
     ap.add_argument("--ocrmypdf", default=shutil.which("ocrmypdf"))
+    ap.add_argument("--timing", type=int, default=0, metavar="N",
+                    help="time one page N times each way (engines, threads), interleaved")
     args = ap.parse_args(argv)
     seeds = [s for s in args.seeds.split(",") if s]
     work = args.work or Path(tempfile.mkdtemp(prefix="ocr-eval-"))
     work.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()[0]
+    if args.timing:
+        print(run_timing(seeds[0], work, args.ocrmypdf, args.timing))
+        print(f"\nload average at start: {load:.2f}, at end: {os.getloadavg()[0]:.2f}")
+        return 0
     if args.engines:
         print(run_engines(seeds, work, args.ocrmypdf))
         print(f"\nload average at start: {load:.2f}")

@@ -200,6 +200,19 @@ def test_a_progress_bar_per_page_on_long_runs(tmp_path, capfd):
     assert "OCR three.tif" in err and "3/3" in err and "page" in err
 
 
+@pytest.mark.skipif(TESSERACT is None, reason="Tesseract missing (make office)")
+def test_a_screenshot_with_a_transparent_background_is_read_on_white(tmp_path):
+    from PIL import ImageDraw, ImageFont
+
+    img = Image.new("RGBA", (1700, 400), (0, 0, 0, 0))  # black where transparent: Pillow's "L" would be black
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf", 40)
+    ImageDraw.Draw(img).text((80, 150), "Kế hoạch thực hiện công tác trẻ em năm 2022", fill=(0, 0, 0, 255), font=font)
+    path = tmp_path / "chup-man-hinh.png"
+    img.save(path)
+    doc = read_document(path, options=ReadOptions(ocr_cache=tmp_path / "c"))
+    assert doc.text == "Kế hoạch thực hiện công tác trẻ em năm 2022"
+
+
 def test_tesseract_missing_is_a_clear_error(tmp_path, monkeypatch):
     scan = tmp_path / "scan.pdf"
     scan_pdf(_first_page(_typed_pdf()), scan)
@@ -286,6 +299,16 @@ def test_deskew_finds_the_tilt_of_a_page():
     for angle in (-2.4, -0.9, 0.0, 1.3, 3.5):
         tilted = page.rotate(angle, resample=Image.BICUBIC, fillcolor=255)
         assert estimate_skew(tilted) == pytest.approx(-angle, abs=0.15)
+
+
+def test_the_fast_median_is_pillows_median():
+    import numpy as np
+    from PIL import ImageFilter
+
+    from indexer.reading.deskew import median3
+
+    noisy = Image.fromarray((np.random.default_rng(0).random((301, 257)) * 255).astype(np.uint8))
+    assert np.array_equal(np.asarray(median3(noisy)), np.asarray(noisy.filter(ImageFilter.MedianFilter(3))))
 
 
 H = 40  # word height of the synthetic pages below

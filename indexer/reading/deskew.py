@@ -63,6 +63,22 @@ def estimate_skew(image: Image.Image) -> float:
     return round(-best, 2)  # shearing by +a levels a page that PIL would turn back by -a
 
 
+_MEDIAN9 = ((1, 2), (4, 5), (7, 8), (0, 1), (3, 4), (6, 7), (1, 2), (4, 5), (7, 8), (0, 3), (5, 8), (4, 7),
+            (3, 6), (1, 4), (2, 5), (4, 7), (4, 2), (6, 4), (4, 2))  # Paeth's 19-exchange median-of-9 network
+
+
+def median3(grey: Image.Image) -> Image.Image:
+    """The 3×3 median of a grey image, as ``ImageFilter.MedianFilter(3)`` gives it but ten times faster: the
+    nine shifted copies sorted by a fixed min/max network, in numpy."""
+    a = np.asarray(grey, dtype=np.uint8)
+    h, w = a.shape
+    p = np.pad(a, 1, mode="edge")
+    v = [p[i:i + h, j:j + w] for i in range(3) for j in range(3)]
+    for i, j in _MEDIAN9:
+        v[i], v[j] = np.minimum(v[i], v[j]), np.maximum(v[i], v[j])
+    return Image.fromarray(np.ascontiguousarray(v[4]))
+
+
 def flatten(grey: Image.Image) -> Image.Image:
     """Even out the light: divide by the paper's own brightness, estimated on a small copy with the text
     filtered away. A phone photo darkens towards one side; a fixed threshold then eats half the page."""
@@ -74,17 +90,31 @@ def flatten(grey: Image.Image) -> Image.Image:
     return Image.fromarray(np.clip(a * (240.0 / b), 0, 255).astype(np.uint8))
 
 
+def to_grey(image: Image.Image) -> Image.Image:
+    """8-bit grey on white: transparency composited on white (not on black, which Pillow's plain convert
+    gives), 16-bit and float scans scaled into 0–255 rather than clipped."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        a = np.asarray(image, dtype=np.float32)
+        top = float(a.max()) or 1.0
+        return Image.fromarray(np.clip(a * (255.0 / top), 0, 255).astype(np.uint8))
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("L")
+    return image.convert("L")
+
+
 def prepare(image: Image.Image, *, max_pixels: int) -> tuple[Image.Image, float]:
     """Grey, upright (EXIF), within ``max_pixels``, despeckled, deskewed: what Tesseract gets, and the angle.
 
     The 3×3 median removes a photocopy's specks, which Tesseract otherwise reads as "_" "." "'" and which
     garble the list labels next to them ("Đi" for "5."); see eval/RESULTS.md ("OCR")."""
     image = ImageOps.exif_transpose(image) or image
-    grey = image.convert("L")
+    grey = to_grey(image)
     if grey.width * grey.height > max_pixels:
         scale = (max_pixels / (grey.width * grey.height)) ** 0.5
         grey = grey.resize((max(1, int(grey.width * scale)), max(1, int(grey.height * scale))), Image.LANCZOS)
-    grey = flatten(grey.filter(ImageFilter.MedianFilter(3)))
+    grey = flatten(median3(grey))
     angle = estimate_skew(grey)
     if abs(angle) >= 0.1:
         fill = int(np.percentile(np.asarray(grey)[::8, ::8], 90))  # the paper's shade

@@ -40,7 +40,8 @@ from indexer.reading.ocr_types import OcrPage, Word
 __all__ = ["Engine", "OcrPage", "PageJob", "Word", "find_engine", "ocr_pages", "recognise", "recognise_page"]
 
 LANG = "vie"
-DPI = 300  # pages are rendered (and photos scaled) for this resolution
+DPI = 300  # PDF pages are rendered at this resolution (photos and TIFFs are read at their own)
+PAGE_PSM = 4  # "one column of text of variable sizes": psm 3 (auto) drops lone list labels like "3."
 PAGE_TIMEOUT = 180.0  # seconds for one page; a normal page takes 3–10 s here
 SETTINGS = "median3-flat-deskew-columns-labels-oem1-psm4-v3"  # part of the cache key: change it with the settings
 MISSING = ("tesseract missing: scanned PDFs and photos are read with Tesseract OCR and its Vietnamese model; "
@@ -121,7 +122,7 @@ def recognise_page(image: Image.Image, engine: Engine, *, number: int = 1, dpi: 
         draw = ImageDraw.Draw(page_image)
         for left, right in regions:
             draw.rectangle((left[0], left[1], right[2], right[3]), fill=paper)
-    words = recognise(page_image, engine, dpi=dpi, timeout=timeout, psm=4)
+    words = recognise(page_image, engine, dpi=dpi, timeout=timeout, psm=PAGE_PSM)
     words += missing_labels(page_image, words, lambda im: recognise(im, engine, dpi=dpi, timeout=timeout, psm=6))
     for r, boxes in enumerate(regions):
         for side, box in enumerate(boxes):

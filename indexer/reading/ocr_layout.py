@@ -10,7 +10,9 @@ From the boxes alone this module
 - keeps centred lines (titles, subjects) as lines;
 - drops lone page numbers and running headers/footers;
 - restores list labels OCR garbles ("1," "Bễ" "KỆ" for "1." "2." "3."): a word sitting alone in the hanging
-  indent of a paragraph is a label, and its value follows from the labels before it in the same column.
+  indent of a paragraph (or before a tab) is a label, and its value follows from the document's running
+  count of that kind of label (Roman, decimal, letter), the kind chosen by the label's shape and by the clean
+  labels in the same column of the page. Labels Tesseract skipped altogether come back from ``ocr_labels``.
 
 Coordinates are a page's pixels; sizes are measured in the page's median word height ``h``.
 """
