@@ -595,6 +595,8 @@ def restore_labels(pages: Sequence[PageLayout]) -> None:
             if b.label_words and b.label and (parsed := _parse_label(b.label)):
                 col = kinds_at.setdefault(round(b.label_x * 2), {})
                 col[parsed[0]] = col.get(parsed[0], 0) + 1
+        decimal_cols = [c for c, ks in kinds_at.items() if ks.get("dec")]
+        roman_cols = {c for c, ks in kinds_at.items() if ks.get("rom") and any(d > c + 2 for d in decimal_cols)}
         above: dict[int, tuple[str, str]] = {}  # column → the label above in it, on this page
         labelled = [b for b in p.blocks if not b.drop and b.join and b.label_words and b.label]
         for b in p.blocks:
@@ -612,9 +614,13 @@ def restore_labels(pages: Sequence[PageLayout]) -> None:
                     for k, n in ks.items():
                         near[k] = near.get(k, 0) + n
             parsed = _parse_label(b.label, loose=True)
+            if parsed and parsed[0] == "dec" and col in roman_cols and set(parsed[1]) <= {"1"}:
+                parsed = None  # "1." / "11." in the Roman column, left of the decimals: "I." / "II." misread
             if parsed is None and "dec" not in state:
                 parsed = _from_below(b, labelled, col)
             if parsed is None:
+                if any(d > col + 2 for d in decimal_cols):  # left of the page's decimal tasks: sections
+                    near["rom"] = near.get("rom", 0) + 2
                 parsed = _guess(b.label, state, near, strong=not b.weak)
                 if parsed is None:
                     b.label_words = 0  # not a label after all: keep the words as text
@@ -668,7 +674,7 @@ def _guess(token: str, state: dict[str, str], near: dict[str, int], *, strong: b
 
     def score(kv: tuple[str, str]) -> float:
         kind = kv[0]
-        prior = (10.0 if near.get(kind) else 0.0) + (6.0 if kind in state else 0.0) + (3.0 if kind == "dec" else 0.0)
+        prior = 5.0 * min(near.get(kind, 0), 2) + (6.0 if kind in state else 0.0) + (3.0 if kind == "dec" else 0.0)
         return fuzz.ratio(t.translate(_SHAPES[kind]), _show(*kv)) + prior
 
     best = max(cands, key=score)
