@@ -7,6 +7,7 @@ recovered when the same path exists with text similarity ≥ 80 (rapidfuzz ratio
 
     .venv/bin/python -m eval.ocr_eval                      # all five seeds, Markdown table
     .venv/bin/python -m eval.ocr_eval --seeds tra-cu-2022 --json eval/out/ocr.json
+    .venv/bin/python -m eval.ocr_eval --formats scan,tiff,photos           # also as TIFF and as phone photos
     .venv/bin/python -m eval.ocr_eval --engines --seeds cam-lo-2023,tra-cu-2022 --ocrmypdf /path/to/ocrmypdf
     .venv/bin/python -m eval.ocr_eval --timing 5 --seeds cam-lo-2023 --ocrmypdf /path/to/ocrmypdf
 
@@ -129,6 +130,38 @@ def run_seed(seed: str, work: Path, index: int) -> Row:
                wrong_fields=[f for f, ok in m.fields.items() if not ok])
 
 
+def run_seed_as(seed: str, work: Path, index: int, kind: str) -> Row:
+    """The seed as a multi-page TIFF of the scanned pages (``kind="tiff"``), or as phone photos, one .jpg a
+    page read one by one (``kind="photos"``: each photo is its own file; their texts are joined in page
+    order before parsing, so the tree can be compared)."""
+    from eval.office_files import multipage_tiff, photo_files, scan_pages
+    from indexer.reading import read_document
+
+    pdf = seed_pdf(seed, work) if not (work / f"{seed}.pdf").exists() else (work / f"{seed}.pdf").read_bytes()
+    (work / f"{seed}.pdf").write_bytes(pdf)
+    if kind == "tiff":
+        files = [multipage_tiff(scan_pages(pdf, seed=index), work / f"{seed}.tif")]
+    else:
+        files = photo_files(pdf, work / f"{seed}-photos", stem=seed, seed=index)
+    typed = parse_file(CORPUS / f"{seed}.txt")
+    cache = Path(tempfile.mkdtemp(prefix="ocr-eval-cache-", dir=work))
+    t0 = time.perf_counter()
+    raws = [read_document(f, options=ReadOptions(ocr_cache=cache)) for f in files]
+    seconds = time.perf_counter() - t0
+    shutil.rmtree(cache, ignore_errors=True)
+    text = "\n\n".join(r.text for r in raws)
+    got = parse_text(text, doc_id=seed)
+    m = compare(typed, got)
+    pages = sum(r.ingest.pages or 1 for r in raws)
+    confs = [r.ingest.ocr_confidence for r in raws if r.ingest.ocr_confidence is not None]
+    return Row(seed=f"{seed} ({kind})", pages=pages, ocr_seconds=round(seconds, 1),
+               seconds_per_page=round(seconds / pages, 2), units=m.total, recovered=m.recovered,
+               share=round(m.share, 3), mean_similarity=m.mean_similarity, text_similarity=text_similarity(typed, text),
+               fields_recovered=sum(m.fields.values()), fields_total=len(m.fields),
+               confidence=round(sum(confs) / len(confs), 1) if confs else None, missing=m.missing,
+               wrong_fields=[f for f, ok in m.fields.items() if not ok])
+
+
 def markdown(rows: list[Row]) -> str:
     out = ["| seed | pages | OCR s/page | units recovered (sim ≥ 80) | mean unit similarity | text similarity "
            "| metadata fields | mean confidence |",
@@ -137,12 +170,15 @@ def markdown(rows: list[Row]) -> str:
         out.append(f"| {r.seed} | {r.pages} | {r.seconds_per_page:.1f} | {r.recovered}/{r.units} ({r.share:.0%}) "
                    f"| {r.mean_similarity:.1f} | {r.text_similarity:.1f} | {r.fields_recovered}/{r.fields_total} "
                    f"| {r.confidence if r.confidence is not None else '–'} |")
-    pages = sum(r.pages for r in rows)
-    secs = sum(r.ocr_seconds for r in rows)
-    units, rec = sum(r.units for r in rows), sum(r.recovered for r in rows)
-    fr, ft = sum(r.fields_recovered for r in rows), sum(r.fields_total for r in rows)
-    out.append(f"| **all** | {pages} | {secs / max(pages, 1):.1f} | {rec}/{units} ({rec / max(units, 1):.0%}) | | "
-               f"| {fr}/{ft} | |")
+    kinds: dict[str, list[Row]] = {}
+    for r in rows:
+        kinds.setdefault(r.seed.partition(" (")[2].rstrip(")") or "scan", []).append(r)
+    for kind, rs in kinds.items():
+        pages, secs = sum(r.pages for r in rs), sum(r.ocr_seconds for r in rs)
+        units, rec = sum(r.units for r in rs), sum(r.recovered for r in rs)
+        fr, ft = sum(r.fields_recovered for r in rs), sum(r.fields_total for r in rs)
+        out.append(f"| **all, {kind}** | {pages} | {secs / max(pages, 1):.1f} | {rec}/{units} ({rec / max(units, 1):.0%}) "
+                   f"| | | {fr}/{ft} | |")
     return "\n".join(out)
 
 
@@ -353,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--engines", action="store_true", help="compare OCR engines instead")
     ap.add_argument("--ocrmypdf", default=shutil.which("ocrmypdf"))
+    ap.add_argument("--formats", default="scan", help="scan,tiff,photos: which files to make of each seed")
     ap.add_argument("--timing", type=int, default=0, metavar="N",
                     help="time one page N times each way (engines, threads), interleaved")
     args = ap.parse_args(argv)
@@ -369,11 +406,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nload average at start: {load:.2f}")
         return 0
     rows = []
-    for seed in seeds:
-        rows.append(run_seed(seed, work, SEEDS.index(seed) if seed in SEEDS else 0))
-        r = rows[-1]
-        print(f"{seed}: {r.recovered}/{r.units} units, {r.seconds_per_page:.1f} s/page, missing {r.missing}, "
-              f"wrong fields {r.wrong_fields}", file=sys.stderr)
+    for kind in args.formats.split(","):
+        for seed in seeds:
+            index = SEEDS.index(seed) if seed in SEEDS else 0
+            rows.append(run_seed(seed, work, index) if kind == "scan" else run_seed_as(seed, work, index, kind))
+            r = rows[-1]
+            print(f"{r.seed}: {r.recovered}/{r.units} units, {r.seconds_per_page:.1f} s/page, missing {r.missing}, "
+                  f"wrong fields {r.wrong_fields}", file=sys.stderr)
     print(markdown(rows))
     print(f"\nload average at start: {load:.2f}; scans in {work}")
     if args.json:

@@ -59,8 +59,8 @@ def _frame(image: Image.Image, index: int):
             _warnings.simplefilter("error", Image.DecompressionBombWarning)
             frame = image.copy()
         dpi = image.info.get("dpi")
+        resized = frame.width * frame.height > MAX_PIXELS  # prepare() shrinks it: its dpi no longer holds
         prepared, skew = prepare(frame, max_pixels=MAX_PIXELS)
-        resized = prepared.width < frame.width * 0.95 and abs(skew) < 0.1
         frame.close()
         use_dpi = None
         if dpi and 150 <= float(dpi[0]) <= 1200 and not resized:

@@ -43,7 +43,7 @@ LANG = "vie"
 DPI = 300  # PDF pages are rendered at this resolution (photos and TIFFs are read at their own)
 PAGE_PSM = 4  # "one column of text of variable sizes": psm 3 (auto) drops lone list labels like "3."
 PAGE_TIMEOUT = 180.0  # seconds for one page; a normal page takes 3–10 s here
-SETTINGS = "median3-flat-deskew-columns-labels-oem1-psm4-v3"  # part of the cache key: change it with the settings
+SETTINGS = "median3-paper-deskew-flat-columns-labels2-oem1-psm4-v7"  # part of the cache key: change it with the settings
 MISSING = ("tesseract missing: scanned PDFs and photos are read with Tesseract OCR and its Vietnamese model; "
            "install Debian's tesseract-ocr and tesseract-ocr-vie (make office)")
 

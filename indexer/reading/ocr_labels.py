@@ -71,24 +71,29 @@ def missing_labels(image: Image.Image, words: list[Word], recognise: Callable[[I
     letters = [w.height for w in words if any(c.isalpha() for c in w.text)]
     if not letters:
         return []
-    h = float(statistics.median(letters))
+    h = h0 = float(statistics.median(letters))
     grey = np.asarray(image)
     dark = grey < min(150, int(np.percentile(grey[::4, ::4], 50)) - 60)
     blobs = _blobs(dark, words, h)
     if not blobs:
         return []
-    pad, gap = int(0.6 * h), int(1.6 * h)
-    width = max(b[2] - b[0] for _, b in blobs) + 2 * pad + int(4 * h)
-    height = sum(b[3] - b[1] + gap for _, b in blobs) + gap
+    zoom = 2 if h < 36 else 1  # small print (a phone photo): Tesseract reads a lone "5." better larger
+    pad, gap = int(0.6 * h) * zoom, int(1.6 * h) * zoom
+    width = max(b[2] - b[0] for _, b in blobs) * zoom + 2 * pad + int(4 * h) * zoom
+    height = sum((b[3] - b[1]) * zoom + gap for _, b in blobs) + gap
     paper = int(np.percentile(grey[::8, ::8], 90))
     strip = Image.new("L", (width, height), paper)
     slots = []
     y = gap
     for _ln, (x0, y0, x1, y1) in blobs:
-        strip.paste(image.crop((x0, y0, x1, y1)), (pad, y))
-        slots.append((y, y + (y1 - y0)))
-        y += (y1 - y0) + gap
+        crop = image.crop((x0, y0, x1, y1))
+        if zoom > 1:
+            crop = crop.resize((crop.width * zoom, crop.height * zoom), Image.BICUBIC)
+        strip.paste(crop, (pad, y))
+        slots.append((y, y + crop.height))
+        y += crop.height + gap
     read: dict[int, list[Word]] = {}
+    h *= zoom
     for w in recognise(strip):
         centre = w.top + w.height / 2
         for i, (s0, s1) in enumerate(slots):
@@ -100,7 +105,7 @@ def missing_labels(image: Image.Image, words: list[Word], recognise: Callable[[I
         text = "".join(w.text for w in got).strip()
         conf = min((w.conf for w in got), default=0.0)
         if not text:
-            text = "-" if (y1 - y0) <= 0.4 * h and (x1 - x0) >= 0.2 * h else UNKNOWN
+            text = "-" if (y1 - y0) <= 0.4 * h0 and (x1 - x0) >= 0.2 * h0 else UNKNOWN
         ref = ln[0]
         out.append(Word(text, conf, x0, y0, x1 - x0, y1 - y0, ref.block, ref.par, ref.line, ref.zone))
     return out

@@ -265,13 +265,15 @@ def _column_blocks(page: int, left: Sequence[Piece], right: Sequence[Piece], h: 
                    part: int = 0) -> list[Block]:
     """Two columns: cut into bands where both are blank, then each band's left column, then its right.
 
-    Bands keep the official header's order (issuer, motto, then "Số:"/"V/v", then place and date); lines
-    stay lines, and a wider gap inside a column starts a new block."""
+    Bands keep the official header's order (issuer, motto, then "Số:"/"V/v", then place and date); beside
+    "Nơi nhận" there are none (the whole list, then the signature). Lines stay lines, and a wider gap inside
+    a column starts a new block."""
     tagged = sorted([(p, 0) for p in left] + [(p, 1) for p in right], key=lambda t: t[0].base)
     bands: list[list[tuple[Piece, int]]] = []
     floor = None
+    footer = any(fold(p.text).startswith("noi nhan") for p in left)  # the list, then the signature: no bands
     for p, side in tagged:
-        if floor is None or p.top - floor > 0.6 * pitch:
+        if floor is None or (p.top - floor > 0.6 * pitch and not footer):
             bands.append([])
         bands[-1].append((p, side))
         floor = p.bottom if floor is None else max(floor, p.bottom)
@@ -295,11 +297,17 @@ def _space(ln: Line) -> float:
     return float(statistics.median(gaps)) if gaps else 0.0
 
 
+RE_LABELISH = re.compile(r"^(?:[\dIVXLHl|!]{1,4}[.,:;)]|[a-zđ][).])$")  # "IL." "H." "1," "b)": a label's shape
+
+
 def _tab_after_first(ln: Line, h: float, space: float) -> bool:
+    """The first word stands before a tab: a gap well over a word space (less for a label-shaped word)."""
     ws = ln.words
     if len(ws) < 2 or ws[0].width > 3 * h:
         return False
     gap = ws[1].left - ws[0].right
+    if RE_LABELISH.match(ws[0].text):
+        return gap >= max(0.5 * h, 1.8 * space)
     return gap >= max(0.6 * h, 2.5 * space)
 
 
@@ -616,6 +624,9 @@ def restore_labels(pages: Sequence[PageLayout]) -> None:
             parsed = _parse_label(b.label, loose=True)
             if parsed and parsed[0] == "dec" and col in roman_cols and set(parsed[1]) <= {"1"}:
                 parsed = None  # "1." / "11." in the Roman column, left of the decimals: "I." / "II." misread
+            elif parsed and parsed[0] == "dec" and "dec" in state and not _parse_label(b.label) \
+                    and parsed[1] != _next("dec", state["dec"]):
+                parsed = None  # its dot was misread ("8 ..", "2:"): its digit may be too; the count decides
             if parsed is None and "dec" not in state:
                 parsed = _from_below(b, labelled, col)
             if parsed is None:
@@ -629,11 +640,20 @@ def restore_labels(pages: Sequence[PageLayout]) -> None:
             elif parsed[0] in ("dec", "rom") and parsed[0] in state and above.get(col, ("",))[0] == parsed[0]:
                 nxt = _next(parsed[0], state[parsed[0]])
                 got, last, want = parsed[1].split(".")[-1], state[parsed[0]].split(".")[-1], nxt.split(".")[-1]
-                if got == last or (got, want) in _CONFUSED:
+                if got == last or (got, want) in _CONFUSED or _next_says(b, labelled, col, nxt):
                     parsed = (parsed[0], nxt)
             b.label = _show(*parsed)
             advance(*parsed)
             above[col] = parsed
+
+
+def _next_says(b: Block, labelled: list[Block], col: int, want: str) -> bool:
+    """The next label in this column is the one after ``want``: ``b``'s own value was misread."""
+    same = [x for x in labelled if abs(round(x.label_x * 2) - col) <= 2]
+    if b not in same or same.index(b) + 1 >= len(same):
+        return False
+    following = _parse_label(same[same.index(b) + 1].label or "")
+    return following is not None and following[0] == "dec" and following[1] == _next("dec", want)
 
 
 def _from_below(b: Block, labelled: list[Block], col: int) -> tuple[str, str] | None:

@@ -66,13 +66,15 @@ class Region:
 
 
 def _split(row: Row, h: float, middle: tuple[float, float]) -> tuple[float, float] | None:
-    """The widest gap of a row, when it is wide enough for a gutter and lies in the middle of the page."""
+    """The widest gap of a row that is wide enough for a gutter and lies in the middle of the page (a photo's
+    desk edge or a margin note leaves wider gaps near the sides)."""
     if len(row.pieces) < 2:
         return None
-    gaps = [(b.left - a.right, a.right, b.left) for a, b in zip(row.pieces, row.pieces[1:], strict=False)]
-    width, lo, hi = max(gaps)
-    if width < SPLIT_GAP * h or lo > middle[1] or hi < middle[0]:
+    gaps = [(b.left - a.right, a.right, b.left) for a, b in itertools.pairwise(row.pieces)]
+    gaps = [g for g in gaps if g[0] >= SPLIT_GAP * h and g[1] <= middle[1] and g[2] >= middle[0]]
+    if not gaps:
         return None
+    _, lo, hi = max(gaps)
     return lo, hi
 
 
