@@ -372,6 +372,22 @@ def test_a_roman_section_restarts_the_numbering():
     assert [u.path for root in doc.units for u in root.walk()] == ["I", "I.1", "I.2", "II", "II.1", "II.2"]
 
 
+def test_the_count_runs_across_pages_and_trusts_a_clean_repeat_only_when_it_is_not_one():
+    pages, y = [], 300
+    for n, labels in enumerate((("III.", "1.", "2."), ("2)", "4", "€", "IV.")), start=1):
+        words, y = [], 300
+        for label in labels:
+            roman = label.rstrip(".").isalpha()
+            got, y = _para(label, "KINH PHÍ THỰC HIỆN" if roman else LOREM, y, block=len(words) + 1,
+                           label_x=120 if roman else 200, text_x=195 if roman else 275)
+            words += got
+        pages.append(OcrPage(n, 2400, 3400, words))
+    texts = render_pages(pages)
+    found = [re.findall(r"^(\S+) (?:Tiếp tục|KINH PHÍ)", t, re.M) for t in texts]
+    # "2)" among "1." "2." is "3."; "4" lost its dot; "€" is what comes next; a running paragraph is no section
+    assert found == [["III.", "1.", "2."], ["3.", "4.", "5.", "IV."]]
+
+
 def test_a_two_column_header_is_read_column_by_column():
     rows = [("ỦY BAN NHÂN DÂN", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"),
             ("HUYỆN CAM LỘ", "Độc lập - Tự do - Hạnh phúc"),

@@ -1,13 +1,15 @@
 """Tesseract as the OCR engine: page images → words with boxes and confidences, cached by content hash.
 
-The Tesseract command line is run directly (one process per page, the page piped in as PNM, TSV out) rather
-than through OCRmyPDF: OCRmyPDF builds a new PDF around a text layer we would only read back, and loses the
-word boxes the layout step needs (columns, hanging indents, list labels); pytesseract runs the same binary
-through temporary files. Figures in ``eval/RESULTS.md`` ("OCR"). One thread per Tesseract process
-(``OMP_THREAD_LIMIT=1``): on a shared 2-core machine OpenMP threads made a page slower, not faster.
+The Tesseract command line is run directly (the page piped in as PNM, TSV out, ``--oem 1 --psm 4``) rather
+than through OCRmyPDF or pytesseract: OCRmyPDF builds a new PDF around a text layer we would only read back
+and keeps no word boxes, which the layout step needs (columns, hanging indents, list labels); pytesseract
+runs the same binary through PNG temp files. One OpenMP thread per Tesseract process: on this shared 2-core
+machine the default threads made a page 3.8× slower. Figures in ``eval/RESULTS.md`` ("OCR").
 
-``ocr_pages`` is the one loop every scanned format uses (PDF pages, TIFF frames, photos): page cap, cache,
-progress bar, progress callback, per-page timeout; what it returns goes to ``ocr_layout`` for the text.
+``recognise_page`` reads one prepared page: the two-column parts (``ocr_regions``) crop by crop, the rest as
+one column, then the list labels Tesseract skipped (``ocr_labels``). ``ocr_pages`` is the one loop every
+scanned format uses (PDF pages, TIFF frames, photos): page cap, cache, progress bar, progress callback,
+per-run timeout; what it returns goes to ``ocr_layout`` for the text.
 """
 
 from __future__ import annotations

@@ -566,7 +566,8 @@ def _show(kind: str, value: str) -> str:
 _SHAPES = {
     "dec": str.maketrans({"l": "1", "I": "1", "|": "1", "!": "1", "í": "1", "ì": "1", "i": "1", "L": "1",
                           "O": "0", "o": "0", "S": "5", "s": "5", "Z": "2", "z": "2", "B": "8", "g": "9",
-                          "q": "9", "b": "6", "G": "6", "A": "4", "T": "7", ",": ".", ":": ".", ";": "."}),
+                          "q": "9", "b": "6", "G": "6", "A": "4", "T": "7", ",": ".", ":": ".", ";": ".",
+                          ")": "."}),
     "rom": str.maketrans({"l": "I", "L": "I", "1": "I", "|": "I", "!": "I", "í": "I", "ì": "I", "i": "I",
                           "t": "I", "j": "I", "J": "I", "[": "I", "]": "I", "H": "II", "U": "II", "N": "II",
                           "v": "V", "y": "V", "Y": "V", "x": "X", "K": "X", ",": ".", ":": ".", ";": ".",
@@ -583,10 +584,12 @@ def restore_labels(pages: Sequence[PageLayout]) -> None:
     One counter per kind of label across the document (a Roman label resets the decimal and letter counters,
     a decimal one the letters, so "1." after "II." restarts). A garbled label ("Bễ", "Lˆ", "2:", or ink OCR
     could not read) takes the next value of the kind its shape is closest to, favouring the kinds the clean
-    labels in the same column of the page have; a clean one that repeats the label above it in that column, or
-    is a typical misreading of the expected value ("8." for "3."), takes the expected value too.
+    labels in the same column of the page have; a clean one that repeats the last value, is a typical misreading
+    of the expected one ("8." for "3.") or is followed by the label after the expected one takes the expected
+    value too.
     """
     state: dict[str, str] = {}  # kind → last value, document-wide
+    dots = parens = 0  # how the document's clean decimal labels end: "1." or "1)"
 
     def advance(kind: str, value: str) -> None:
         if kind == "rom":
@@ -605,8 +608,8 @@ def restore_labels(pages: Sequence[PageLayout]) -> None:
                 col[parsed[0]] = col.get(parsed[0], 0) + 1
         decimal_cols = [c for c, ks in kinds_at.items() if ks.get("dec")]
         roman_cols = {c for c, ks in kinds_at.items() if ks.get("rom") and any(d > c + 2 for d in decimal_cols)}
-        above: dict[int, tuple[str, str]] = {}  # column → the label above in it, on this page
         labelled = [b for b in p.blocks if not b.drop and b.join and b.label_words and b.label]
+        above: dict[int, tuple[str, str]] = {}  # column → the label above in it, on this page
         for b in p.blocks:
             if b.drop or not b.join:
                 continue
@@ -624,23 +627,33 @@ def restore_labels(pages: Sequence[PageLayout]) -> None:
             parsed = _parse_label(b.label, loose=True)
             if parsed and parsed[0] == "dec" and col in roman_cols and set(parsed[1]) <= {"1"}:
                 parsed = None  # "1." / "11." in the Roman column, left of the decimals: "I." / "II." misread
-            elif parsed and parsed[0] == "dec" and "dec" in state and not _parse_label(b.label) \
-                    and parsed[1] != _next("dec", state["dec"]):
-                parsed = None  # its dot was misread ("8 ..", "2:"): its digit may be too; the count decides
+            elif parsed and parsed[0] == "dec" and "dec" in state and parsed[1] != _next("dec", state["dec"]) and (
+                    not _parse_label(b.label) or (b.label.rstrip().endswith(")") and dots >= 2 and not parens)):
+                parsed = None  # its dot was misread ("8 ..", "2:", "2)" among "1." "2."): the count decides
+            if parsed and parsed[0] == "dec" and _parse_label(b.label):
+                if b.label.rstrip().endswith(")"):
+                    parens += 1
+                else:
+                    dots += 1
             if parsed is None and "dec" not in state:
                 parsed = _from_below(b, labelled, col)
             if parsed is None:
                 if any(d > col + 2 for d in decimal_cols):  # left of the page's decimal tasks: sections
                     near["rom"] = near.get("rom", 0) + 2
-                parsed = _guess(b.label, state, near, strong=not b.weak)
+                rest = " ".join(w.text for w in b.lines[0].words[b.label_words:])
+                if rest.isupper():  # "IV. KINH PHÍ": a section's heading is in capitals
+                    near["rom"] = near.get("rom", 0) + 2
+                running = len(b.lines) >= 2 and not rest.isupper()  # running text: a task, not a section
+                parsed = _guess(b.label, state, near, strong=not b.weak, roman=not running)
                 if parsed is None:
                     b.label_words = 0  # not a label after all: keep the words as text
                     b.label = None
                     continue
-            elif parsed[0] in ("dec", "rom") and parsed[0] in state and above.get(col, ("",))[0] == parsed[0]:
+            elif parsed[0] in ("dec", "rom") and parsed[0] in state:
                 nxt = _next(parsed[0], state[parsed[0]])
                 got, last, want = parsed[1].split(".")[-1], state[parsed[0]].split(".")[-1], nxt.split(".")[-1]
-                if got == last or (got, want) in _CONFUSED or _next_says(b, labelled, col, nxt):
+                repeated = got == last and above.get(col, ("",))[0] == parsed[0]  # on the page, the label above
+                if repeated or (got, want) in _CONFUSED or _next_says(b, labelled, col, nxt):
                     parsed = (parsed[0], nxt)
             b.label = _show(*parsed)
             advance(*parsed)
@@ -675,26 +688,29 @@ def _from_below(b: Block, labelled: list[Block], col: int) -> tuple[str, str] | 
     return None
 
 
-def _guess(token: str, state: dict[str, str], near: dict[str, int], *, strong: bool = True
+def _guess(token: str, state: dict[str, str], near: dict[str, int], *, strong: bool = True, roman: bool = True
            ) -> tuple[str, str] | None:
     """The most likely label for a garbled one: the next value of a running sequence (or the first of a new
     one) whose rendering the token's shape is closest to. A token alone in a hanging indent (``strong``) is a
-    label whatever it reads; one found only by a tab stop must also look like one."""
+    label whatever it reads; one found only by a tab stop must also look like one. ``roman=False``: the
+    paragraph is running text, which a section heading never is."""
     t = token.replace(" ", "").strip()
     if not any(c.isalnum() for c in t) and t != UNKNOWN and all(c in _BULLET_LIKE for c in t):
         return "bul", "-"
     if not any(c.isalnum() for c in t):  # ink OCR could not read ("#", "€", "©"): what is expected here
-        for kind in [*sorted((k for k in near if k != "bul"), key=lambda k: -near[k]), "dec", "rom", "let"]:
-            if kind in state:
+        for kind in [*sorted((k for k in near if k != "bul" and near[k] > 0), key=lambda k: -near[k]),
+                     "dec", "rom", "let"]:
+            if kind in state and (roman or kind != "rom"):
                 return kind, _next(kind, state[kind])
         return "dec", "1"
     if len(t) > 4:
         return None
     cands = [(k, _next(k, v)) for k, v in state.items()] + [(k, f) for k, f in _FIRST.items() if k not in state]
+    cands = [c for c in cands if roman or c[0] != "rom"]
 
     def score(kv: tuple[str, str]) -> float:
         kind = kv[0]
-        prior = 5.0 * min(near.get(kind, 0), 2) + (6.0 if kind in state else 0.0) + (3.0 if kind == "dec" else 0.0)
+        prior = 5.0 * max(-2, min(near.get(kind, 0), 2)) + (6.0 if kind in state else 0.0) + (3.0 if kind == "dec" else 0.0)
         return fuzz.ratio(t.translate(_SHAPES[kind]), _show(*kv)) + prior
 
     best = max(cands, key=score)
