@@ -24,6 +24,7 @@ RE_TITLE_WORD = re.compile(r"^(ke hoach|chi thi|quyet dinh|huong dan|thong bao|b
 class Layout:
     body_start: int  # first body line index
     body_end: int  # one past the last body line
+    appendix_start: int | None = None  # the "PHỤ LỤC" line after the signature, when the document has one
 
 
 def _folded_lines(normalised: str) -> list[str]:
@@ -95,4 +96,9 @@ def find_layout(normalised: str) -> Layout:
         if s.startswith("noi nhan") or re.match(r"^(tm|kt|tl|q)\.\s", s):
             body_end = j
             break
-    return Layout(body_start, body_end)
+    appendix = next((j for j in range(body_end, n) if RE_APPENDIX.match(lines[j])), None)
+    return Layout(body_start, body_end, appendix)
+
+
+# "PHỤ LỤC", "Phụ lục I", "PHỤ LỤC 02: DANH MỤC NHIỆM VỤ…" opening a line of its own after the signature
+RE_APPENDIX = re.compile(r"^phu luc(?:\s+(?:[ivx]+|\d{1,2}|so \d{1,2}))?\s*[.:\-–]?(?:\s.{0,150})?$")

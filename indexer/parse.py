@@ -13,10 +13,10 @@ from pathlib import Path
 from indexer.chunks import make_chunks
 from indexer.layout import find_layout
 from indexer.metadata import extract_metadata
-from indexer.models import Directive, Metadata, ParseError
+from indexer.models import Directive, Metadata, ParseError, Unit
 from indexer.reading import SUFFIXES, ReadError, ReadOptions, read_document
 from indexer.sidecar import apply_overrides, load_sidecar
-from indexer.structure import parse_body
+from indexer.structure import parse_body, section_kind
 from indexer.textnorm import fold, normalize
 
 DOCUMENT_SUFFIXES = set(SUFFIXES)
@@ -37,9 +37,14 @@ def parse_text(original: str, *, doc_id: str, source: str = "", content_hash: st
                encoding: str = "utf-8", metadata: Metadata | None = None) -> Directive:
     """Parse already-decoded text. ``metadata`` (e.g. from a JSONL record) is used instead of extracting one."""
     norm = normalize(original)
-    meta = metadata if metadata is not None else extract_metadata(norm.text)
     layout = find_layout(norm.text)
+    main_text = norm.text
+    if layout.appendix_start is not None:  # the header and the signature are above the appendix
+        main_text = "\n".join(norm.text.split("\n")[:layout.appendix_start])
+    meta = metadata if metadata is not None else extract_metadata(main_text)
     units = parse_body(original, norm.text, layout.body_start, layout.body_end)
+    if layout.appendix_start is not None:
+        units += appendix_units(original, norm.text, layout.appendix_start)
     warnings = []
     if not units:
         warnings.append("no body found")
@@ -50,6 +55,26 @@ def parse_text(original: str, *, doc_id: str, source: str = "", content_hash: st
     )
     d.chunks = make_chunks(doc_id, units)
     return d
+
+
+def appendix_units(original: str, normalised: str, start_line: int) -> list[Unit]:
+    """The appendix after the signature ("PHỤ LỤC …", often a table of tasks) as one section "PL"."""
+    lines = normalised.split("\n")
+    head = lines[start_line].strip().strip("#*_ ")
+    children = parse_body(original, normalised, start_line + 1, len(lines))
+    offset = sum(len(ln) + 1 for ln in lines[:start_line])
+    section = Unit("section", "PL", "PL", head, "", offset, offset + len(lines[start_line]), section_kind(head), "")
+
+    def repath(u: Unit) -> None:
+        u.path = f"PL {u.path}" if u.path.startswith(("¶", "§")) else f"PL.{u.path}"
+        for c in u.children:
+            repath(c)
+
+    for c in children:
+        repath(c)
+    section.children = children
+    section.end = max([section.end, *(c.end for c in children)])
+    return [section]
 
 
 def parse_file(path: Path, *, root: Path | None = None, doc_id: str | None = None,

@@ -233,17 +233,87 @@ def _paragraph(ctx: _Context, p: etree._Element) -> Para:
     return para
 
 
-def _cells(ctx: _Context, tbl: etree._Element) -> Iterator[list[Para] | Para]:
+@dataclass
+class Row:
+    """One row of a table of tasks, as the line a person would have typed: "2. Nội dung; Cơ quan chủ trì: …"."""
+
+    text: str
+
+
+_RE_ROW_LABEL = re.compile(r"^(?:(\d{1,3}(?:\.\d{1,3})*)|([IVX]{1,5})|([a-zđ]))\s*[.)]?$")
+
+
+def _rows(ctx: _Context, tbl: etree._Element) -> list[list[list | None]]:
+    """Live rows of a table, each a list of cells (a cell: its items; None under a vertical merge)."""
+    rows = []
     for tr in tbl.iterchildren(_W + "tr"):
         trpr = tr.find(_W + "trPr")
         if trpr is not None and trpr.find(_W + "del") is not None:
             ctx.warnings.add("tracked changes accepted")
             continue
+        cells: list[list | None] = []
         for tc in tr.iterchildren(_W + "tc"):
             vmerge = tc.find(f"{_W}tcPr/{_W}vMerge")
-            if vmerge is not None and vmerge.get(_W + "restart") is None and vmerge.get(_W + "val") != "restart":
-                continue  # the continuation of a vertically merged cell
-            yield list(_blocks(ctx, tc, in_cell=True))
+            if vmerge is not None and vmerge.get(_W + "val") != "restart":
+                cells.append(None)  # the continuation of a vertically merged cell
+            else:
+                cells.append(list(_blocks(ctx, tc, in_cell=True)))
+        rows.append(cells)
+    return rows
+
+
+def _flat(cell: list | None) -> str:
+    return " ".join(_cell_text(cell).split()) if cell else ""
+
+
+def _row_label(cell: list | None) -> str | None:
+    """"1" → "1.", "1.2" → "1.2.", "II" → "II.", "a" → "a)"; None when the cell is not a running number."""
+    m = _RE_ROW_LABEL.match(_flat(cell).replace("*", "").strip())
+    if not m:
+        return None
+    return f"{m.group(3)})" if m.group(3) else f"{m.group(1) or m.group(2)}."
+
+
+def _task_rows(rows: list[list[list | None]]) -> list[Row] | None:
+    """A table whose first column numbers its rows (STT | Nội dung | Cơ quan chủ trì | …) is a list of tasks:
+    each numbered row becomes one labelled line, the other columns named by the header row."""
+    if len(rows) < 3 or max(len(r) for r in rows) < 2:
+        return None
+    first = next((i for i, r in enumerate(rows) if _row_label(r[0] if r else None)), None)
+    if first is None:
+        return None
+    body = rows[first:]
+    numbered = [r for r in body if _row_label(r[0])]
+    if len(numbered) < 2 or len(numbered) < 0.6 * len(body):
+        return None
+    header = [_flat(c) for c in rows[first - 1]] if first else []
+    out = []
+    for r in body:
+        label = _row_label(r[0])
+        parts = []
+        for i, c in enumerate(r[1:], start=1):
+            t = _flat(c)
+            if not t:
+                continue
+            name = header[i] if i < len(header) and i > 1 else ""
+            parts.append(f"{name}: {t}" if name and not name.lower().startswith("nội dung") else t)
+        text = "; ".join(parts)
+        if len(parts) > 1 and not text.endswith((".", ";", ":")):
+            text += "."  # a row with its agency and deadline is a task, not a heading ("I | Truyền thông" is)
+        if text:
+            out.append(Row(f"{label} {text}" if label else text))
+    return out
+
+
+def _table(ctx: _Context, tbl: etree._Element) -> Iterator[list | Row]:
+    rows = _rows(ctx, tbl)
+    tasks = _task_rows(rows)
+    if tasks is not None:
+        ctx.warnings.add("a table of tasks read row by row")
+        yield from tasks
+        return
+    for r in rows:
+        yield from (c for c in r if c is not None)
 
 
 def _blocks(ctx: _Context, parent: etree._Element, *, in_cell: bool = False) -> Iterator:
@@ -253,7 +323,7 @@ def _blocks(ctx: _Context, parent: etree._Element, *, in_cell: bool = False) -> 
         if name == "p":
             yield _paragraph(ctx, el)
         elif name == "tbl":
-            yield from _cells(ctx, el)
+            yield from _table(ctx, el)
         elif name in ("sdt", "customXml"):
             content = el.find(_W + "sdtContent") if name == "sdt" else el
             if content is not None:
@@ -346,6 +416,9 @@ def _text(items: list) -> str:
             paras.append(item)
             continue
         flush()
+        if isinstance(item, Row):
+            blocks.append(item.text)
+            continue
         cell = _cell_text(item)
         if cell.strip():
             blocks.append(cell)
@@ -361,6 +434,8 @@ def _cell_text(items: list) -> str:
             for p in [item, *item.after]:
                 t = _render(p) if p.plain().strip() else ""
                 lines.append(t)
+        elif isinstance(item, Row):
+            lines.append(item.text)
         else:
             lines.append(_cell_text(item))
     text = "\n".join(lines).strip("\n")
