@@ -209,14 +209,19 @@ def edit_form(request: Request, doc_id: str, actor: Editor, svc: Service) -> Res
 @router.post("/documents/{doc_id}/edit")
 def edit(request: Request, doc_id: str, actor: Editor, svc: Service,
          csrf_token: Annotated[str, Form(max_length=200)] = "", version: Annotated[str, Form(max_length=64)] = "",
-         issuer: Annotated[str, Form(max_length=2000)] = "", place: Annotated[str, Form(max_length=2000)] = "",
-         level: Annotated[str, Form(max_length=2000)] = "", doc_type: Annotated[str, Form(max_length=2000)] = "",
-         number: Annotated[str, Form(max_length=2000)] = "", date: Annotated[str, Form(max_length=2000)] = "",
-         subject: Annotated[str, Form(max_length=5000)] = "", signer: Annotated[str, Form(max_length=2000)] = "",
-         ) -> Response:
+         issuer: Annotated[str | None, Form(max_length=2000)] = None,
+         place: Annotated[str | None, Form(max_length=2000)] = None,
+         level: Annotated[str | None, Form(max_length=2000)] = None,
+         doc_type: Annotated[str | None, Form(max_length=2000)] = None,
+         number: Annotated[str | None, Form(max_length=2000)] = None,
+         date: Annotated[str | None, Form(max_length=2000)] = None,
+         subject: Annotated[str | None, Form(max_length=5000)] = None,
+         signer: Annotated[str | None, Form(max_length=2000)] = None) -> Response:
+    """Fields the form leaves out stay as they are (a browser sends them all)."""
     check_csrf(request, actor, csrf_token)
-    raw = {"issuer": issuer, "place": place, "level": level, "doc_type": doc_type, "number": number, "date": date,
-           "subject": subject, "signer": signer}
+    given = {"issuer": issuer, "place": place, "level": level, "doc_type": doc_type, "number": number, "date": date,
+             "subject": subject, "signer": signer}
+    raw = {k: v for k, v in given.items() if v is not None}
     t, err = _target(request, svc, doc_id)
     if err:
         return err
@@ -225,9 +230,9 @@ def edit(request: Request, doc_id: str, actor: Editor, svc: Service,
     except OperationError as e:
         if e.conflict is not None:
             t2 = manager(request).target(svc, doc_id)  # the values someone else saved, and the new version
-            return _edit_page(request, t2, 409, e.message, values=e.form.values if e.form else raw,
+            return _edit_page(request, t2, 409, e.message, values={**t2.values, **(e.form.values if e.form else raw)},
                               current=t2.values, version=t2.version)
-        return _edit_page(request, t, e.status, e.message, values=e.form.values if e.form else raw,
+        return _edit_page(request, t, e.status, e.message, values={**t.values, **(e.form.values if e.form else raw)},
                           errors=e.form.errors if e.form else None, version=version)
     if job is None:
         return see_other(doc_path(doc_id))
