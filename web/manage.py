@@ -15,9 +15,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from web.accounts import pages as account_pages
 from web.accounts import sessions
@@ -73,6 +75,20 @@ def _validation_pages(default):
     return handler
 
 
+def _allow_all_methods(app: FastAPI, default):
+    """405s list every method of the path: GET /api/documents is search_api's, POST ours (Starlette names only
+    the first route that matched the path)."""
+    async def handler(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:
+            methods = set()
+            for route in app.router.routes:
+                if isinstance(route, Route) and route.methods and route.path_regex.match(request.url.path):
+                    methods |= route.methods
+            exc.headers = {**(exc.headers or {}), "Allow": ", ".join(sorted(methods))}
+        return await default(request, exc)
+    return handler
+
+
 def install(app: FastAPI, cfg: ManageConfig) -> None:
     check_location(cfg.data_dir, index_dir=cfg.index_dir, corpus=cfg.corpus)
     db = DataDB(cfg.data_dir)
@@ -88,6 +104,7 @@ def install(app: FastAPI, cfg: ManageConfig) -> None:
     app.add_middleware(AuthMiddleware, db=db, read=cfg.read, idle=cfg.idle_seconds)
     app.add_exception_handler(AuthError, _auth_error)
     app.add_exception_handler(RequestValidationError, _validation_pages(request_validation_exception_handler))
+    app.add_exception_handler(StarletteHTTPException, _allow_all_methods(app, http_exception_handler))
     if worker is not None:
         previous = app.router.lifespan_context
 

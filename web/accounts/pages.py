@@ -235,14 +235,19 @@ def remove_user(request: Request, name: str, actor: Annotated[Actor, Depends(req
 
 # --- JSON twins ---------------------------------------------------------------------------------------------
 
-@api.get("/account", summary="The account the request is authenticated as, with its API tokens (no secrets)")
+AUTH_RESPONSES = {401: {"description": "not logged in, or a bad API token"},
+                  403: {"description": "the account's role is not enough"}}
+
+
+@api.get("/account", summary="The account the request is authenticated as, with its API tokens (no secrets)",
+         responses=AUTH_RESPONSES)
 def account_json(request: Request, actor: Annotated[Actor, Depends(require("viewer"))]) -> JSONResponse:
     return JSONResponse({"name": actor.user.name, "role": actor.user.role, "via": actor.via,
                          "tokens": [{"id": t.id, "name": t.name, "prefix": t.prefix, "created_at": t.created_at,
                                      "last_used": t.last_used} for t in tokens.of_user(_db(request), actor.user)]})
 
 
-@api.get("/users", summary="Every account and its role (admin)")
+@api.get("/users", summary="Every account and its role (admin)", responses=AUTH_RESPONSES)
 def users_json(request: Request, actor: Annotated[Actor, Depends(require("admin"))]) -> JSONResponse:
     return JSONResponse([{"name": u.name, "role": u.role, "created_at": u.created_at}
                          for u in users.all_users(_db(request))])

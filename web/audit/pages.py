@@ -19,6 +19,7 @@ router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api", tags=["audit"])
 Admin = Annotated[Actor, Depends(require("admin"))]
 FILTERS = ("actor", "action", "target", "from", "to", "offset")
+DAY_PATTERN = r"^\s*(\d{1,2}/\d{1,2}/\d{4}|\d{4}-\d{1,2}-\d{1,2})?\s*$"
 
 
 class BadFilter(ValueError):
@@ -102,13 +103,16 @@ def audit_page(request: Request, actor: Admin) -> Response:
 
 
 @api.get("/audit", summary="The audit log, newest first (admin); same filters as /audit",
-         responses={400: {"description": "a filter that is not a real day or action"}})
+         responses={400: {"description": "a filter that is not a real day or action"},
+                    401: {"description": "not logged in, or a bad API token"}, 403: {"description": "not an admin"}})
 def audit_json(request: Request, actor: Admin,
                actor_name: Annotated[str, Query(alias="actor", max_length=64)] = "",
-               action: Annotated[str, Query(max_length=40)] = "",
+               action: Annotated[str, Query(max_length=40, json_schema_extra={"enum": ["", *sorted(ACTIONS)]})] = "",
                target: Annotated[str, Query(max_length=200)] = "",
-               since: Annotated[str, Query(alias="from", max_length=20, description="dd/mm/yyyy or yyyy-mm-dd")] = "",
-               until: Annotated[str, Query(alias="to", max_length=20, description="dd/mm/yyyy or yyyy-mm-dd")] = "",
+               since: Annotated[str, Query(alias="from", max_length=20, description="dd/mm/yyyy or yyyy-mm-dd, a real "
+                                           "day (400 otherwise)", json_schema_extra={"pattern": DAY_PATTERN})] = "",
+               until: Annotated[str, Query(alias="to", max_length=20, description="dd/mm/yyyy or yyyy-mm-dd, a real "
+                                           "day (400 otherwise)", json_schema_extra={"pattern": DAY_PATTERN})] = "",
                offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> JSONResponse:
     try:
         f = parse_filter({"actor": actor_name, "action": action, "target": target, "from": since, "to": until,

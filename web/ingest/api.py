@@ -87,6 +87,10 @@ class JobAccepted(BaseModel):
     job: JobOut | None
 
 
+DATE_PATTERN = (r"^\s*(\d{1,2}\s*[/.-]\s*\d{1,2}\s*[/.-]\s*\d{4}|\d{4}-\d{1,2}-\d{1,2}|(năm\s+)?\d{4}"
+                r"|(ngày\s+)?\d{1,2}\s+tháng\s+\d{1,2}\s+năm\s+\d{4})?\s*$")
+
+
 class MetadataPatch(BaseModel):
     """Only the fields given change; ``version`` is the one ``GET /api/documents/{id}/edit`` returned."""
 
@@ -98,14 +102,17 @@ class MetadataPatch(BaseModel):
     doc_type: str | None = Field(None, max_length=metadata_form.MAX_CHARS["doc_type"])
     number: str | None = Field(None, max_length=metadata_form.MAX_CHARS["number"])
     date: str | None = Field(None, max_length=metadata_form.MAX_CHARS["date"],
-                             description="dd/mm/yyyy, yyyy-mm-dd or yyyy (1945 to next year)")
+                             description="dd/mm/yyyy, yyyy-mm-dd or yyyy (a real day, 1945 to next year)",
+                             json_schema_extra={"pattern": DATE_PATTERN})
     subject: str | None = Field(None, max_length=metadata_form.MAX_CHARS["subject"])
     signer: str | None = Field(None, max_length=metadata_form.MAX_CHARS["signer"])
 
 
 class FieldErrors(BaseModel):
-    detail: str
-    errors: dict[str, str]
+    """Our field messages (``errors``), or FastAPI's own list when the body is not even the right shape."""
+
+    detail: str | list[dict[str, Any]]
+    errors: dict[str, str] = Field(default_factory=dict)
 
 
 class ConflictOut(BaseModel):
@@ -202,7 +209,8 @@ def edit_form(request: Request, doc_id: DocId, actor: Editor, svc: Service) -> J
 @router.patch("/documents/{doc_id}", status_code=202, response_model=JobAccepted,
               summary="Correct a document's metadata (optimistic concurrency on `version`)",
               responses={**AUTH_ERRORS, 200: {"model": JobAccepted, "description": "nothing changed"},
-                         404: {"model": Detail}, 409: {"model": ConflictOut}, 422: {"model": FieldErrors}})
+                         400: {"model": Detail, "description": "a body that is not JSON"}, 404: {"model": Detail},
+                         409: {"model": ConflictOut}, 422: {"model": FieldErrors}})
 def patch_document(request: Request, doc_id: DocId, body: MetadataPatch, actor: Editor, svc: Service) -> JSONResponse:
     check_csrf(request, actor)
     raw = body.model_dump(exclude_none=True, exclude={"version"})

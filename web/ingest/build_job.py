@@ -42,7 +42,8 @@ def reason_text(reason: str) -> str:
 
     if reason.startswith("duplicate of"):
         return f"Trùng với văn bản đã có trong kho ({reason})."
-    return str(ReadError("", reason))
+    gloss = str(ReadError("", reason)).removeprefix(reason).strip(" ()")  # "reason (gloss)" → gloss
+    return f"{gloss[:1].upper()}{gloss[1:]}: {reason}."
 
 
 def indexed_sources(index_dir: Path) -> dict[str, list[str]]:

@@ -83,6 +83,7 @@ class Manager:
         indexed = {d.source: d.doc_id for d in svc.documents()}
         out = UploadOutcome()
         items: list[Item] = []
+        given = {k: v for k, v in meta.parsed.items() if v}
         with self.files.locked():
             self.files.refresh_hashes()
             for f in form.files:
@@ -93,7 +94,7 @@ class Manager:
                                   res.message, [res.doc_id] if res.doc_id else []))
                 record(self.db, actor=actor.name, action="upload", target=res.path or res.name, address=actor.address,
                        new={"name": res.name, "status": res.status, "sha256": f.sha256, "bytes": f.size,
-                            **({"metadata": meta.parsed} if res.status == "queued" else {})},
+                            **({"metadata": given} if res.status == "queued" and given else {})},
                        detail=res.message)
         form.discard()  # whatever was not stored
         if any(i.status == "pending" for i in items):

@@ -125,7 +125,7 @@ ACTION_LABELS = {"add": "Thêm", "edit": "Sửa thông tin", "remove": "Gỡ", "
 
 def job_view(job: jobs.Job) -> dict[str, Any]:
     items = [ItemView(i.name or i.path, ACTION_LABELS.get(i.action, i.action), i.status, i.status_label, i.message,
-                      [(d, doc_path(d)) for d in i.doc_ids]) for i in job.items]
+                      [(d, doc_path(d)) for d in i.doc_ids] if i.status == "indexed" else []) for i in job.items]
     return {"job": job, "items": items, "api_url": f"/api/jobs/{job.id}",
             "percent": int(100 * job.done / job.total) if job.total else 0}
 
