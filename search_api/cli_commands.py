@@ -144,11 +144,12 @@ def _manage_config(args: argparse.Namespace):
     """Accounts, uploads and jobs for ``serve`` (web.manage); prints how to create the first admin."""
     from web.accounts import users
     from web.accounts.cli import first_admin_hint
-    from web.datadir import DataDB
+    from web.datadir import DataDB, check_location
     from web.ingest.multipart import UploadLimits
     from web.manage import ManageConfig
 
     corpus = Path(args.corpus)
+    check_location(Path(args.data_dir), index_dir=Path(args.index_dir), corpus=corpus)  # before creating anything
     corpus.mkdir(parents=True, exist_ok=True)
     if users.count(DataDB(args.data_dir)) == 0:
         print(first_admin_hint(args.data_dir), file=sys.stderr, flush=True)
