@@ -23,6 +23,7 @@ from tests.test_manage_security import multipart, variant
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
+XSS = "<script>alert(1)</script> Kế hoạch"
 
 
 def broken_docx() -> bytes:
@@ -98,9 +99,10 @@ def test_upload_edit_remove_restore_replace(site, editor):
     assert d["province"] == "Quảng Trị"  # the place resolved by the gazetteer
     assert "Tên tệp gốc" in editor.get(f"/documents/{doc_id}").text
 
-    # correct the date: the parsed value is kept beside the correction
+    # correct the date (the parsed value is kept beside the correction), with markup in two other fields
     form = editor.get(f"/api/documents/{doc_id}/edit").json()
-    r = editor.patch(f"/api/documents/{doc_id}", json={"version": form["version"], "date": "16/03/2024"},
+    r = editor.patch(f"/api/documents/{doc_id}", json={"version": form["version"], "date": "16/03/2024",
+                                                       "subject": XSS, "number": "77/<b>KH</b>"},
                      headers={"x-csrf-token": editor.csrf})
     assert r.status_code == 202
     job, _ = _watch(site, editor, r.json()["job"]["id"])
@@ -108,7 +110,11 @@ def test_upload_edit_remove_restore_replace(site, editor):
     time.sleep(1.1)
     m = editor.get(f"/api/documents/{doc_id}").json()["metadata"]
     assert m["date"] == "2024-03-16" and m["parsed"]["date"] == "2023-05-08" and m["overrides"]["date"] == "2024-03-16"
-    assert "16/03/2024" in editor.get(f"/documents/{doc_id}").text
+    page = editor.get(f"/documents/{doc_id}").text
+    assert "16/03/2024" in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "77/&lt;b&gt;KH&lt;/b&gt;" in page
+    assert "<script>alert" not in page and "<b>KH" not in page
+    results = editor.get("/", params={"q": "đuối nước", "place": "Hải Lăng"}).text  # titles on the search page
+    assert "77/&lt;b&gt;KH&lt;/b&gt;" in results and "<b>KH" not in results
 
     # remove: gone from search and from the document list; restore (admin): back
     r = editor.delete(f"/api/documents/{doc_id}", headers={"x-csrf-token": editor.csrf})
