@@ -357,3 +357,20 @@ def test_user_add_asks_the_password_twice(tmp_path, monkeypatch, capsys):
     answers = iter(["mat-khau-mot-1", "mat-khau-mot-1"])
     assert main(["user", "add", "lan", "--role", "editor", "--data-dir", str(tmp_path / "d")]) == 0
     assert users.get(DataDB(tmp_path / "d"), "lan").role == "editor"
+
+
+def test_a_build_child_whose_server_is_already_gone_exits_at_once(tmp_path):
+    """The window before PR_SET_PDEATHSIG is set: the parent pid the worker recorded is not our parent any more."""
+    import os
+
+    env = dict(os.environ, DIRECTIVES_JOB_PARENT="1")  # pid 1 never started this test's child
+    r = subprocess.run([sys.executable, "-m", "web.ingest.build_job", "--data-dir", str(tmp_path / "d"), "--corpus",
+                        str(tmp_path), "--index-dir", str(tmp_path / "i"), "--batch", "1"], env=env, cwd=REPO,
+                       capture_output=True, timeout=60)
+    assert r.returncode == 3 and not (tmp_path / "d").exists() and not (tmp_path / "i").exists()
+    env["DIRECTIVES_JOB_PARENT"] = str(os.getpid())  # the real parent: it runs (an empty batch does nothing)
+    r = subprocess.run([sys.executable, "-m", "web.ingest.build_job", "--data-dir", str(tmp_path / "d"), "--corpus",
+                        str(tmp_path), "--index-dir", str(tmp_path / "i"), "--batch", "1"], env=env, cwd=REPO,
+                       capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "d" / "directives.sqlite").is_file()

@@ -12,28 +12,44 @@ with the reason, where an admin can see it, instead of being retried by every la
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import ctypes
+import os
 import signal
 import sys
-import time
-from pathlib import Path
 
-from indexer.progress import Progress
-from web.datadir import DataDB
-from web.ingest import jobs
-from web.ingest.jobs import Item, Job
-from web.ingest.trash import Trash
-
-PROGRESS_EVERY = 0.3  # seconds between progress writes (stage changes are always written)
-NEW_FILE_ACTIONS = ("add", "replace", "restore")
+PARENT_ENV = "DIRECTIVES_JOB_PARENT"  # the server's pid, set by the worker
 
 
 def die_with_parent() -> None:
-    """Linux: SIGKILL this process when the thread that started it ends (the server's worker thread)."""
+    """Linux: SIGKILL this process when the server that started it dies.
+
+    Called before the heavy imports; a server killed before this line ran is caught by comparing the parent
+    pid with the one the worker wrote in the environment (the orphan then has another parent and exits).
+    """
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    parent = os.environ.get(PARENT_ENV, "")
+    if parent.isdigit() and os.getppid() != int(parent):
+        os._exit(3)
+
+
+if __name__ == "__main__":
+    die_with_parent()
+
+import argparse  # noqa: E402 — after die_with_parent: a killed server must not leave this process behind
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from indexer.progress import Progress  # noqa: E402
+from web.datadir import DataDB  # noqa: E402
+from web.ingest import jobs  # noqa: E402
+from web.ingest.corpus_files import CorpusFiles  # noqa: E402
+from web.ingest.jobs import Item, Job  # noqa: E402
+from web.ingest.trash import Trash  # noqa: E402
+
+PROGRESS_EVERY = 0.3  # seconds between progress writes (stage changes are always written)
+NEW_FILE_ACTIONS = ("add", "replace", "restore")
 
 
 def reason_text(reason: str) -> str:
@@ -63,7 +79,8 @@ def indexed_sources(index_dir: Path) -> dict[str, list[str]]:
         st.close()
 
 
-def settle(job: Job, indexed: dict[str, list[str]], errors: dict[str, list[str]], trash: Trash) -> tuple[str, list[Item]]:
+def settle(job: Job, indexed: dict[str, list[str]], errors: dict[str, list[str]], trash: Trash,
+           files: CorpusFiles) -> tuple[str, list[Item]]:
     """The job's final state and per-file results, from the index as it now is."""
     items = []
     for it in job.items:
@@ -81,7 +98,8 @@ def settle(job: Job, indexed: dict[str, list[str]], errors: dict[str, list[str]]
             it.status, it.message = ("duplicate" if why.startswith("Trùng") else "error"), why
             path = trash.root / it.path
             if it.action in NEW_FILE_ACTIONS and path.is_file():
-                entry = trash.put(path, actor=job.user_name, kind="rejected", reason=why)
+                with files.locked():
+                    entry = trash.put(path, actor=job.user_name, kind="rejected", reason=why)
                 it.message += f" Tệp đã được chuyển vào thùng rác (mục {entry.id})."
         items.append(it)
     ok = any(i.status in ("indexed", "removed") for i in items)
@@ -114,18 +132,18 @@ def run(data_dir: Path, corpus: Path, index_dir: Path, batch: int, model: str | 
         errors.setdefault(e.source.split("#", 1)[0], []).append(where + reason_text(e.reason))
     indexed = indexed_sources(index_dir)
     trash = Trash(corpus)
+    files = CorpusFiles(corpus, db)
     summary = (f"{report.documents} văn bản, {report.chunks} đoạn trong chỉ mục; thêm {len(report.added)}, "
                f"cập nhật {len(report.updated)}, gỡ {len(report.removed)}; tạo {report.encoded} vector "
                f"trong {report.seconds:.1f} giây.")
     for job in batch_jobs:
-        state, items = settle(job, indexed, errors, trash)
+        state, items = settle(job, indexed, errors, trash, files)
         jobs.finish(db, job.id, state, items,
                     error="" if state == "published" else "Không tệp nào được lập chỉ mục.", summary=summary)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    die_with_parent()
     p = argparse.ArgumentParser(prog="python -m web.ingest.build_job")
     p.add_argument("--data-dir", required=True)
     p.add_argument("--corpus", required=True)

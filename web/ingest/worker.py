@@ -90,7 +90,7 @@ class Worker:
         logs = self.db.dir / "logs"
         logs.mkdir(exist_ok=True)
         log_path = logs / f"batch-{batch}.log"
-        env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+        env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", DIRECTIVES_JOB_PARENT=str(os.getpid()))
         with open(log_path, "wb") as err:
             self.proc = subprocess.Popen(self._command(batch), stdin=subprocess.DEVNULL, stdout=err, stderr=err,
                                          env=env, cwd=os.getcwd())
