@@ -153,7 +153,13 @@ def flow(browser, site, js: bool, editor: str, password: str, place_word: str) -
     admin.goto(base + f"/audit?action=upload&actor={editor}")
     assert HOSTILE_NAME in admin.inner_text("table.audit") and admin.locator("table.audit img").count() == 0
     shot(admin, f"{tag}-audit")
+    admin.goto(base + "/trash")
+    assert "hong.docx" in admin.inner_text("table.trash") and "Tệp bị hỏng" in admin.inner_text("table.trash")
+    shot(admin, f"{tag}-trash")
     actx.close()
+    page.goto(base + "/account")
+    assert editor in page.inner_text("main")
+    shot(page, f"{tag}-account")
 
     # remove it, and it is gone from search
     page.goto(doc_url)

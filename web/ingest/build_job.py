@@ -99,7 +99,7 @@ def settle(job: Job, indexed: dict[str, list[str]], errors: dict[str, list[str]]
             path = trash.root / it.path
             if it.action in NEW_FILE_ACTIONS and path.is_file():
                 with files.locked():
-                    entry = trash.put(path, actor=job.user_name, kind="rejected", reason=why)
+                    entry = trash.put(path, actor=job.user_name, kind="rejected", reason=why, title=it.name)
                 it.message += f" Tệp đã được chuyển vào thùng rác (mục {entry.id})."
         items.append(it)
     ok = any(i.status in ("indexed", "removed") for i in items)
