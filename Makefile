@@ -1,4 +1,4 @@
-# make run: install, build the index from corpus/, serve web + API on http://127.0.0.1:8000
+# make run: install, build the index from corpus/, serve web + API on http://127.0.0.1:8000 (accounts in .data/)
 # make test: install and run the whole test suite
 PY ?= python3
 VENV := .venv
@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MODEL_DIR := .models/multilingual-e5-small
 INDEX_DIR ?= .index
+DATA_DIR ?= .data
 HOST ?= 127.0.0.1
 PORT ?= 8000
 export HF_HUB_OFFLINE := 1
@@ -13,15 +14,16 @@ export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: run test install model index serve lint browser office system clean bench eval
 
+# serve prints how to create the first admin while the data directory has no account
 run: install model office
 	$(BIN)/directives index --corpus corpus --index-dir $(INDEX_DIR)
-	$(BIN)/directives serve --index-dir $(INDEX_DIR) --host $(HOST) --port $(PORT)
+	$(BIN)/directives serve --index-dir $(INDEX_DIR) --corpus corpus --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
 
 index: install model office
 	$(BIN)/directives index --corpus corpus --index-dir $(INDEX_DIR)
 
 serve: install
-	$(BIN)/directives serve --index-dir $(INDEX_DIR) --host $(HOST) --port $(PORT)
+	$(BIN)/directives serve --index-dir $(INDEX_DIR) --corpus corpus --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
 
 eval: install model
 	$(BIN)/directives index --corpus corpus --index-dir $(INDEX_DIR)

@@ -29,7 +29,7 @@ import numpy as np
 from indexer import store
 from indexer.lexical import LEXICAL_NAME, build_lexical, save_lexical
 from indexer.models import Directive, FileReport, ParseError
-from indexer.parse import iter_document_files, parse_source
+from indexer.parse import RECORD_SUFFIXES, iter_document_files, parse_source
 from indexer.progress import Progress, ProgressFn, ignore
 from indexer.reading import ReadOptions
 from indexer.sidecar import sidecar_path
@@ -229,8 +229,10 @@ def build_index(corpus: Path, index_dir: Path, *, model: str | None = None, prog
         new_rows: list[tuple[int, str]] = []
         with con:
             for s in report.removed + [s for s in todo if s in prev_files]:
-                # a document whose own hash is unchanged (an untouched record of an edited JSONL file) stays
-                new_docs = {(d.doc_id, d.content_hash) for d in parsed.get(s, [])}
+                # a document whose own hash is unchanged (an untouched record of an edited JSONL file) stays;
+                # a document file re-indexes whole: its sidecar may be what changed, not its bytes
+                records = Path(s).suffix.lower() in RECORD_SUFFIXES
+                new_docs = {(d.doc_id, d.content_hash) for d in parsed.get(s, [])} if records else set()
                 stale = [d for d, h in prev_files[s][1] if (d, h) not in new_docs]
                 removed_rowids += store.delete_documents(con, stale)
                 con.execute("DELETE FROM files WHERE source = ?", (s,))

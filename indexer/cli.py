@@ -114,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     from eval.cli_eval import add_parser as add_eval_parser  # eval (argparse only)
 
     add_eval_parser(sub, DEFAULT_INDEX_DIR)
+
+    from web.accounts.cli import (
+        add_parser as add_user_parser,  # user add|list|remove|set-role (argparse only)
+    )
+
+    add_user_parser(sub)
     return p
 
 

@@ -241,3 +241,33 @@ def current_province_names() -> list[str]:
 def source() -> dict:
     """Where the data came from (package, version, licence, law) — for an about page."""
     return dict(_index().source)
+
+
+@lru_cache(maxsize=1)
+def _name_keys() -> tuple[list[str], list[int]]:
+    idx = _index()
+    return [key(u.name) for u in idx.units], [LEVELS.index(u.level) for u in idx.units]
+
+
+def nearest(name: str, limit: int = 5) -> list[AdminUnit]:
+    """The units whose names are closest to an unknown ``name`` (for "did you mean …?"), best first.
+
+    Edit distance on folded keys (diacritics, case and kind words ignored); ties go to higher levels.
+    """
+    from rapidfuzz import fuzz, process
+
+    full, bare, _ = _query_forms(name)
+    q = bare or full
+    if not q:
+        return []
+    keys, levels = _name_keys()
+    hits = process.extract(q, keys, scorer=fuzz.ratio, limit=limit * 8, score_cutoff=60)
+    hits.sort(key=lambda h: (-h[1], levels[h[2]]))
+    out: list[AdminUnit] = []
+    for _, _, i in hits:
+        u = _index().units[i]
+        if all((u.name, u.province) != (o.name, o.province) for o in out):
+            out.append(u)
+        if len(out) == limit:
+            break
+    return out

@@ -54,6 +54,7 @@ class Metadata:
     references: list[LegalRef] = field(default_factory=list)
     url: str = ""  # where a record imported from a portal came from
     given_title: str = ""  # a title supplied with a record; wins over the composed one
+    original_name: str = ""  # the file name an uploader's computer gave (cleaned); stored files get safe names
     parsed: dict[str, Any] = field(default_factory=dict)  # field -> parsed value, where overridden
     overrides: dict[str, Any] = field(default_factory=dict)  # field -> sidecar value
 

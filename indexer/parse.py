@@ -95,10 +95,12 @@ def parse_file(path: Path, *, root: Path | None = None, doc_id: str | None = Non
 
 
 def iter_document_files(corpus: Path) -> Iterator[Path]:
-    """Document and record files under ``corpus`` (sidecars and hidden files are not documents)."""
+    """Document and record files under ``corpus``. Sidecars are not documents, and nothing under a hidden
+    path component is: the web app keeps its trash (``.trash/``) and unfinished uploads there."""
     wanted = DOCUMENT_SUFFIXES | RECORD_SUFFIXES
     for p in sorted(corpus.rglob("*")):
-        if p.is_file() and p.suffix.lower() in wanted and not p.name.startswith("."):
+        if (p.is_file() and p.suffix.lower() in wanted
+                and not any(part.startswith(".") for part in p.relative_to(corpus).parts)):
             yield p
 
 

@@ -144,3 +144,18 @@ def apply_overrides(meta: Metadata, overrides: dict[str, Any]) -> Metadata:
         if derived:
             locate(out, out.level)
     return out
+
+
+SIDECAR_HEADER = "# Metadata corrections for the file beside this one (written by the web app; edit by hand freely).\n"
+
+
+def dump_sidecar(overrides: dict[str, Any]) -> str:
+    """YAML text of a sidecar holding ``overrides`` (validated first: what is written always loads again).
+
+    Dates are written as quoted ISO strings and every value as a plain scalar, so the file reads back to the
+    same overrides with ``load_sidecar`` and a curator can still edit it by hand.
+    """
+    values = coerce_overrides(dict(overrides))
+    plain = {k: (v.to_dict() if isinstance(v, LegalRef) else [r.to_dict() for r in v]
+                 if k == "references" else v) for k, v in values.items()}
+    return SIDECAR_HEADER + yaml.safe_dump(plain, allow_unicode=True, sort_keys=True, width=1000)

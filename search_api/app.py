@@ -28,15 +28,16 @@ router = APIRouter(prefix="/api", tags=["search"])
 @router.get("/search", response_model=SearchResponse, responses=ERRORS)
 def search(
     svc: Service,
-    q: Annotated[str, Query(max_length=MAX_QUERY_CHARS, description="query, with or without diacritics")],
+    q: Annotated[str, Query(max_length=MAX_QUERY_CHARS, description="query, with or without diacritics (400 when blank)",
+                            json_schema_extra={"minLength": 1, "pattern": r"\S"})],
     k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
     offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
     province: str | None = None,
     place: str | None = None,
     level: str | None = None,
     doc_type: str | None = None,
-    year_from: Annotated[int | None, Query(ge=1900, le=2200)] = None,
-    year_to: Annotated[int | None, Query(ge=1900, le=2200)] = None,
+    year_from: Annotated[int | None, Query(ge=1900, le=2200, description="at most year_to (400 otherwise)")] = None,
+    year_to: Annotated[int | None, Query(ge=1900, le=2200, description="at least year_from (400 otherwise)")] = None,
     section: str | None = None,
     agency: str | None = None,
 ) -> Response:

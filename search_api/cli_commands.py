@@ -37,6 +37,11 @@ def add_parsers(sub, default_index_dir: str) -> None:
     sp.add_argument("--host", default="127.0.0.1")
     sp.add_argument("--port", type=int, default=8000)
     sp.add_argument("--model", help="refuse to serve unless the index was built with this model")
+    sp.add_argument("--corpus", default="corpus", help="where uploads go and what jobs index (default corpus/)")
+    sp.add_argument("--data-dir", default=".data", help="accounts, sessions, tokens, jobs, audit (default .data/)")
+    sp.add_argument("--read", choices=["open", "login"], default="open",
+                    help="open: anyone may read (default); login: every page and API needs an account")
+    sp.add_argument("--max-upload-mb", type=int, default=50, help="largest file accepted by an upload (MB)")
     sp.set_defaults(func=cmd_serve)
 
 
@@ -128,7 +133,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
     svc = _open(args, query_only=True)  # a server process only embeds queries and drafts: ONNX, no torch weights
     if svc is None:
         return 2
-    app = create_app(Path(args.index_dir), service=svc)
+    from web.datadir import DataDirError
+
+    try:
+        app = create_app(Path(args.index_dir), service=svc, manage=_manage_config(args))
+    except DataDirError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     threading.Thread(target=svc.warm, daemon=True).start()  # pages answer at once; the first search is warm
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
+
+
+def _manage_config(args: argparse.Namespace):
+    """Accounts, uploads and jobs for ``serve`` (web.manage); prints how to create the first admin."""
+    from web.accounts import users
+    from web.accounts.cli import first_admin_hint
+    from web.datadir import DataDB, check_location
+    from web.ingest.multipart import UploadLimits
+    from web.manage import ManageConfig
+
+    corpus = Path(args.corpus)
+    check_location(Path(args.data_dir), index_dir=Path(args.index_dir), corpus=corpus)  # before creating anything
+    corpus.mkdir(parents=True, exist_ok=True)
+    if users.count(DataDB(args.data_dir)) == 0:
+        print(first_admin_hint(args.data_dir), file=sys.stderr, flush=True)
+    mb = max(1, args.max_upload_mb) * 1_000_000
+    return ManageConfig(data_dir=Path(args.data_dir), corpus=corpus, index_dir=Path(args.index_dir), read=args.read,
+                        limits=UploadLimits(max_file_bytes=mb, max_request_bytes=max(4 * mb, 200_000_000)),
+                        model=args.model)

@@ -61,7 +61,8 @@ class PrecedentsOut(BaseModel):
 
 
 class PrecedentsRequest(BaseModel):
-    text: str = Field(description=f"the draft paragraph, at most {MAX_DRAFT_CHARS} characters")
+    text: str = Field(description=f"the draft paragraph, at most {MAX_DRAFT_CHARS} characters (400 when blank)",
+                      json_schema_extra={"minLength": 1, "maxLength": MAX_DRAFT_CHARS, "pattern": r"\S"})
     k: int = Field(10, ge=1, le=MAX_K)
 
 

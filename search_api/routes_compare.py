@@ -125,10 +125,14 @@ def diff(svc: Service, a: Annotated[str, Query(description="chunk id")],
 
 
 @router.get("/evolution", response_model=Evolution, responses=ERRORS)
-def topic_evolution(svc: Service, q: Annotated[str | None, Query(max_length=1000)] = None,
-                    chunk_id: str | None = None) -> Evolution:
+def topic_evolution(svc: Service,
+                    q: Annotated[str | None, Query(max_length=1000, description="a topic; give q or chunk_id (400 "
+                                                   "for both or neither)", json_schema_extra={"minLength": 1,
+                                                                                              "pattern": r"\S"})] = None,
+                    chunk_id: Annotated[str | None, Query(description="a task whose theme to follow, instead of q",
+                                                          json_schema_extra={"minLength": 1})] = None) -> Evolution:
     """A topic (or a chunk's theme) across documents, by year then place, each redlined against its predecessor."""
-    return evolution(svc, q=q, chunk_id=chunk_id)
+    return evolution(svc, q=q, chunk_id=chunk_id or None)
 
 
 @router.post("/precedents", response_model=PrecedentsOut, responses=ERRORS)

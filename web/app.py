@@ -11,7 +11,12 @@ from search_api.service import SearchService
 from web.routes import router
 
 
-def create_app(index_dir: Path | str, *, service: SearchService | None = None) -> FastAPI:
+def create_app(index_dir: Path | str, *, service: SearchService | None = None, manage=None) -> FastAPI:
+    """``manage`` (a ``web.manage.ManageConfig``) adds accounts, uploads, jobs, trash and audit."""
     app = create_api(index_dir, service=service)
+    if manage is not None:
+        from web.manage import install
+
+        install(app, manage)  # before the pages: "/documents/new" must win over "/documents/{doc_id}"
     app.include_router(router)
     return app

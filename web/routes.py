@@ -36,7 +36,8 @@ NAV = (("/", "Tìm kiếm"), ("/compare", "So sánh"), ("/evolution", "Diễn bi
 def render(request: Request, template: str, status: int = 200, **ctx: Any) -> HTMLResponse:
     """Render a page; the server time goes into a ``Server-Timing`` header (the ≤ 100 ms budget is tested)."""
     t0 = time.perf_counter()
-    html = env.get_template(template).render(nav=NAV, path=request.url.path, **ctx)
+    page = {"me": None, "csrf": "", "login_enabled": False, **getattr(request.state, "page_context", {})}
+    html = env.get_template(template).render(nav=NAV, path=request.url.path, **{**page, **ctx})
     ms = (time.perf_counter() - t0) * 1000
     return HTMLResponse(html, status_code=status, headers={"Server-Timing": f"render;dur={ms:.1f}"})
 
@@ -84,7 +85,8 @@ def document_page(request: Request, doc_id: str, svc: Service, chunk: str = "") 
     view = _guard(request, views.build_document_view, d, chunk)
     if isinstance(view, Response):
         return view
-    return render(request, "document.html", title=view.title, v=view)
+    manage = getattr(request.app.state, "document_manage", None)  # edit/remove forms (web/ingest), if enabled
+    return render(request, "document.html", title=view.title, v=view, manage=manage(request, d) if manage else None)
 
 
 @router.get("/documents", response_class=HTMLResponse)

@@ -430,7 +430,7 @@ def build_document_view(d: Directive, chunk_id: str | None) -> DocumentView:
             ("Tỉnh (trước 2025)", m.province),
             ("Tỉnh (sau sắp xếp 2025)", m.province_current if m.province_current != m.province else ""),
             ("Người ký", " — ".join(x for x in (m.signer, m.signer_title) if x)),
-            ("Nơi nhận", "; ".join(m.recipients)), ("Tệp nguồn", d.source),
+            ("Nơi nhận", "; ".join(m.recipients)), ("Tệp nguồn", d.source), ("Tên tệp gốc", m.original_name),
             ("Cách đọc tệp", d.ingest.reader), ("Số trang", str(d.ingest.pages) if d.ingest.pages else "")]
     outline: list[OutlineItem] = []
 

@@ -24,3 +24,42 @@ document.addEventListener("DOMContentLoaded", () => {
   }
   if (chosen) chosen.focus({ preventScroll: true });
 });
+
+// Uploads: show the chosen or dropped files (the file input itself accepts drops; this is only feedback).
+document.addEventListener("DOMContentLoaded", () => {
+  for (const zone of document.querySelectorAll("[data-dropzone]")) {
+    const input = zone.querySelector("input[type=file]");
+    const list = zone.querySelector("[data-file-list]");
+    const show = () => {
+      const names = Array.from(input.files || [], (f) => f.name);
+      list.textContent = names.length ? `Đã chọn ${names.length} tệp: ${names.join(", ")}` : "";
+      list.hidden = !names.length;
+    };
+    input.addEventListener("change", show);
+    zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("dragging"); });
+    zone.addEventListener("dragleave", () => zone.classList.remove("dragging"));
+    zone.addEventListener("drop", (e) => {
+      e.preventDefault();
+      zone.classList.remove("dragging");
+      if (e.dataTransfer?.files?.length) { input.files = e.dataTransfer.files; show(); }
+    });
+  }
+});
+
+// Job pages: follow the job's JSON twin once a second; reload for the final, server-rendered result.
+document.addEventListener("DOMContentLoaded", () => {
+  const head = document.querySelector("[data-job-url]");
+  if (!head || ["published", "failed"].includes(head.dataset.jobState)) return;
+  const status = head.querySelector("[data-job-status]");
+  const bar = head.querySelector("[data-job-progress]");
+  const tick = async () => {
+    try {
+      const job = await (await fetch(head.dataset.jobUrl, { headers: { Accept: "application/json" } })).json();
+      if (["published", "failed"].includes(job.state)) { location.reload(); return; }
+      status.textContent = job.status;
+      if (bar && job.progress.total) { bar.hidden = false; bar.max = job.progress.total; bar.value = job.progress.done; }
+    } catch { /* the next tick tries again */ }
+    setTimeout(tick, 1000);
+  };
+  setTimeout(tick, 1000);
+});
