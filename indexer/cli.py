@@ -107,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     from eval.cli_eval import add_parser as add_eval_parser  # eval (argparse only)
 
     add_eval_parser(sub, DEFAULT_INDEX_DIR)
+
+    from indexer.cli_merge import add_parser as add_merge_parser  # merge (argparse only)
+
+    add_merge_parser(sub, DEFAULT_INDEX_DIR)
     return p
 
 

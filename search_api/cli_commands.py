@@ -17,6 +17,9 @@ def add_parsers(sub, default_index_dir: str) -> None:
     sp.add_argument("--index-dir", default=default_index_dir)
     sp.add_argument("--model", help="sentence-transformers name or path (default: $DIRECTIVES_MODEL or e5-small)")
     sp.add_argument("--quiet", action="store_true", help="no progress bars")
+    sp.add_argument("--passage-encoder", choices=["int8", "fp32", "torch"],
+                    help="how chunks are embedded (default: int8 ONNX, or $DIRECTIVES_PASSAGE_ENCODER)")
+    sp.add_argument("--no-merge", action="store_true", help="do not merge small segments after publishing")
     sp.set_defaults(func=cmd_index)
 
     sp = sub.add_parser("search", help="search the index")
@@ -46,7 +49,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     if not corpus.is_dir():
         print(f"error: corpus {corpus} is not a directory", file=sys.stderr)
         return 2
-    report = build_index(corpus, Path(args.index_dir), model=args.model, progress=not args.quiet)
+    report = build_index(corpus, Path(args.index_dir), model=args.model, progress=not args.quiet,
+                         passage_encoder=args.passage_encoder, merge="off" if args.no_merge else "background")
     print(report.summary())
     return 0
 
