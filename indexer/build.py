@@ -216,7 +216,7 @@ def build_index(corpus: Path, index_dir: Path, *, model: str | None = None, prog
         replaced = set(todo) | set(report.removed)
         live_ids = {d for s, e in registry.items() if s not in replaced for d, _, _ in e.docs}
         live_hashes = {h for s, e in registry.items() if s not in replaced for _, h, _ in e.docs}
-        new_registry = {s: e for s, e in registry.items() if s not in replaced}
+        new_registry = {s: SourceEntry(e.content_hash, stats[s], e.docs) for s, e in registry.items() if s not in replaced}
         deleted = {k: list(v) for k, v in manifest.deleted.items()} if manifest and same_model else {}
         old_segments = list(manifest.segments) if manifest and same_model else []
 

@@ -192,7 +192,7 @@ def publish(index_dir: Path, manifest: Manifest, registry: dict[str, SourceEntry
     return final
 
 
-def cleanup(index_dir: Path) -> None:
+def cleanup(index_dir: Path, *, holding_merge_lock: bool = False) -> None:
     """Remove generations other than the live one, segments it does not list, and leftovers of killed builds.
 
     The caller holds :func:`build_lock`. A running merge's private output survives; a killed merge's is
@@ -216,8 +216,15 @@ def cleanup(index_dir: Path) -> None:
     for p in segs.iterdir():
         if p.name not in keep and not p.name.startswith(".tmp-merge-"):
             shutil.rmtree(p, ignore_errors=True)
+    if holding_merge_lock:  # a merge committing: no other merge runs, so every other merge directory is a leftover
+        _remove_merge_leftovers(segs)
+        return
     with merge_lock(index_dir, wait=False) as free:
         if free:  # no merge is running: what a killed one left behind can go
-            for p in segs.iterdir():
-                if p.name.startswith(".tmp-merge-"):
-                    shutil.rmtree(p, ignore_errors=True)
+            _remove_merge_leftovers(segs)
+
+
+def _remove_merge_leftovers(segs: Path) -> None:
+    for p in segs.iterdir():
+        if p.name.startswith(".tmp-merge-"):
+            shutil.rmtree(p, ignore_errors=True)

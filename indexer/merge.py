@@ -217,7 +217,7 @@ def merge_segments(index_dir: Path, names: list[str] | None = None, *, wait: boo
                         for s, e in read_registry(gen).items()}
             stamp = new_stamp()
             publish(index_dir, Manifest(stamp, segments, deleted, {**cur.meta, "generation": stamp}), registry)
-            cleanup(index_dir)
+            cleanup(index_dir, holding_merge_lock=True)
         return MergeReport(names, out, int(info["n_chunks"]), True)
 
 

@@ -92,6 +92,12 @@ DOC_COLS = ("doc_id, source, content_hash, title, issuer, place, level, province
             "number, date, year, subject, n_chunks")
 
 
+def dot(m: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Row-by-row cosines that do not depend on which matrix a row sits in (BLAS gemv's do, in the last bit,
+    by the row's position), so a chunk scores the same in a small segment as in a full rebuild's one."""
+    return np.einsum("ij,j->i", m, q) if len(m) else np.zeros(0, np.float32)
+
+
 def _in(ids: list, size: int = 500) -> Iterator[tuple[list, str]]:
     for i in range(0, len(ids), size):
         part = ids[i:i + size]
@@ -348,7 +354,7 @@ class IndexStore:
         """A chunk's dense score for ``qvec``: the best cosine of its own vector and its windows' (long chunks)."""
         ids = np.fromiter((int(i) for i in rowids), dtype=np.int64)
         q = np.asarray(qvec, dtype=np.float32).reshape(-1)
-        out = self.vectors(ids) @ q
+        out = dot(self.vectors(ids), q)
         for seg in self.segments:
             if not len(seg.window_of):
                 continue
@@ -365,7 +371,7 @@ class IndexStore:
         """Per local position, the best window cosine (−inf for chunks without windows)."""
         best = np.full(seg.n, -np.inf, dtype=np.float32)
         if len(seg.window_of):
-            np.maximum.at(best, seg.window_of, seg.windows @ q)
+            np.maximum.at(best, seg.window_of, dot(seg.windows, q))
         return best
 
     def _segment_top(self, s: int, q: np.ndarray, n: int, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -376,14 +382,14 @@ class IndexStore:
         k = min(n, total)
         if seg.n >= max(self._int8_from, 1):
             pos = seg.int8_scan().candidates(q, max(RESCORE * k, RESCORE_MIN), mask)
-            sims = np.asarray(seg.vectors[np.sort(pos)]) @ q
             pos = np.sort(pos)
+            sims = dot(np.asarray(seg.vectors[pos]), q)
         elif mask is None:
             pos = np.arange(seg.n)
-            sims = np.asarray(seg.vectors) @ q
+            sims = dot(np.asarray(seg.vectors), q)
         else:
             pos = np.flatnonzero(mask)
-            sims = np.asarray(seg.vectors[pos]) @ q
+            sims = dot(np.asarray(seg.vectors[pos]), q)
         if len(seg.window_of):  # long chunks: their best window counts, and may bring a chunk in
             wbest = self._window_best(seg, q)
             owners = np.unique(seg.window_of)
@@ -392,7 +398,7 @@ class IndexStore:
             extra = np.setdiff1d(owners, pos)
             if len(extra):
                 pos = np.concatenate([pos, extra])
-                sims = np.concatenate([sims, np.asarray(seg.vectors[extra]) @ q])
+                sims = np.concatenate([sims, dot(np.asarray(seg.vectors[extra]), q)])
             sims = np.maximum(sims, wbest[pos])
         if k < len(sims):
             kth = -np.partition(-sims, k - 1)[k - 1]
