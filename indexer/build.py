@@ -48,7 +48,7 @@ from indexer.store import SCHEMA_VERSION
 
 PROGRESS_MIN = 8  # show bars only when there is real work
 EMBED_STEP = 64  # chunks per progress report
-SEGMENT_MAX_CHUNKS = 200_000  # a first build larger than this writes several segments (bounded memory)
+SEGMENT_MAX_CHUNKS = 50_000  # a first build larger than this writes several segments (bounded memory)
 OCR_CACHE = "ocr-cache"  # beside the generations: OCR results by content hash survive every build
 
 
@@ -206,9 +206,28 @@ def build_index(corpus: Path, index_dir: Path, *, model: str | None = None, prog
 
         from indexer.embedding.encoder import PassageEncoder
 
-        encoder = PassageEncoder.load(spec or None, variant)
-        report.model = encoder.name
-        ckpt = EmbedCheckpoint(index_dir, encoder.fingerprint, encoder.encoder_id)
+        class Lazy:
+            """The passage encoder, loaded only when something is to be embedded (~3 s cold; a removal needs none)."""
+
+            enc: PassageEncoder | None = None
+
+            def get(self) -> PassageEncoder:
+                if self.enc is None:
+                    self.enc = PassageEncoder.load(spec or None, variant)
+                return self.enc
+
+            def embed_many(self, texts):
+                return self.get().embed_many(texts)
+
+        lazy = Lazy()
+        if same_model:
+            dim, fingerprint, encoder_id, model_name = (int(meta["dim"]), meta["fingerprint"],
+                                                        meta["passage_encoder"], meta["model"])
+        else:
+            e = lazy.get()
+            dim, fingerprint, encoder_id, model_name = e.dim, e.fingerprint, e.encoder_id, e.name
+        report.model = model_name
+        ckpt = EmbedCheckpoint(index_dir, fingerprint, encoder_id)
         segs_dir = segments_dir(index_dir)
         segs_dir.mkdir(exist_ok=True)
 
@@ -245,10 +264,10 @@ def build_index(corpus: Path, index_dir: Path, *, model: str | None = None, prog
                         continue
                     if not writers or writers[-1][1].n_chunks >= SEGMENT_MAX_CHUNKS:
                         if writers:  # a very large first build: seal this part before starting the next
-                            writers[-1][1].add_vectors(_embed(encoder, pending, ckpt, report, progress, on_progress))
+                            writers[-1][1].add_vectors(_embed(lazy, pending, ckpt, report, progress, on_progress))
                             pending = []
                         name = new_segment_name()
-                        writers.append((name, SegmentWriter(segs_dir / f".tmp-{name}", encoder.dim)))
+                        writers.append((name, SegmentWriter(segs_dir / f".tmp-{name}", dim)))
                     name, w = writers[-1]
                     pending += w.add(d)
                     kept.append([d.doc_id, d.content_hash, name])
@@ -264,7 +283,7 @@ def build_index(corpus: Path, index_dir: Path, *, model: str | None = None, prog
                 for doc_id, _, seg in registry[s].docs:
                     deleted.setdefault(seg, []).append(doc_id)
             if writers:
-                writers[-1][1].add_vectors(_embed(encoder, pending, ckpt, report, progress, on_progress))
+                writers[-1][1].add_vectors(_embed(lazy, pending, ckpt, report, progress, on_progress))
 
             on_progress(Progress("publishing", 0, 1))
             new_segments = []
@@ -280,8 +299,8 @@ def build_index(corpus: Path, index_dir: Path, *, model: str | None = None, prog
             deleted = {s: sorted(set(v)) for s, v in deleted.items() if s in segments}
             stamp = new_stamp()
             meta = dict(meta) if same_model else {}
-            meta.update(model=encoder.name, model_spec=spec, dim=str(encoder.dim), fingerprint=encoder.fingerprint,
-                        passage_encoder=encoder.encoder_id, schema=SCHEMA_VERSION,
+            meta.update(model=model_name, model_spec=spec, dim=str(dim), fingerprint=fingerprint,
+                        passage_encoder=encoder_id, schema=SCHEMA_VERSION,
                         built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), generation=stamp)
             new_manifest = Manifest(stamp, segments + new_segments, deleted, meta)
             from indexer.store import IndexStore

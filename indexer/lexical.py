@@ -57,7 +57,7 @@ class PostingsBuilder:
         self.vocab: dict[str, int] = {}
         self._term = array("i")
         self._row = array("i")
-        self._tf = array("I")
+        self._tf = array("H")
         self._dl = array("I")
         self.n = 0
 
@@ -70,7 +70,7 @@ class PostingsBuilder:
             self._dl.append(sum(counts.values()))
             ids = [vocab.setdefault(prefix + t, len(vocab)) for t in counts]
             self._term.extend(ids)
-            self._tf.extend(counts.values())
+            self._tf.extend(min(n, 0xFFFF) for n in counts.values())
             self._row.extend([pos] * len(ids))
         self.n += 1
         return pos
@@ -79,17 +79,21 @@ class PostingsBuilder:
         """CSR arrays; ``new_pos`` renumbers the chunks (chunk added i-th goes to position new_pos[i])."""
         terms = np.frombuffer(self._term, dtype=np.int32) if len(self._term) else np.zeros(0, np.int32)
         rows = np.frombuffer(self._row, dtype=np.int32) if len(self._row) else np.zeros(0, np.int32)
-        tf = np.frombuffer(self._tf, dtype=np.uint32) if len(self._tf) else np.zeros(0, np.uint32)
+        tf = np.frombuffer(self._tf, dtype=np.uint16) if len(self._tf) else np.zeros(0, np.uint16)
         dl = (np.frombuffer(self._dl, dtype=np.uint32).reshape(-1, 2) if self.n else np.zeros((0, 2), np.uint32))
         if new_pos is not None:
-            rows = new_pos[rows].astype(np.int32)
+            rows = new_pos.astype(np.int32)[rows]
             moved = np.empty_like(dl)
             moved[new_pos] = dl
             dl = moved
-        order = np.argsort(terms.astype(np.int64) * max(self.n, 1) + rows, kind="stable")
+        key = terms.astype(np.int64) * max(self.n, 1) + rows
+        order = np.argsort(key)  # keys are unique (one posting per term and chunk): no need for a stable sort
+        del key
         indptr = np.zeros(len(self.vocab) + 1, dtype=np.int64)
         np.cumsum(np.bincount(terms, minlength=len(self.vocab)), out=indptr[1:])
-        return SegmentPostings(dict(self.vocab), indptr, rows[order].copy(), _narrow(tf[order]), dl.copy())
+        rows, tf = rows[order], tf[order]
+        del order
+        return SegmentPostings(dict(self.vocab), indptr, rows, _narrow(tf), dl.copy())
 
 
 def _narrow(tf: np.ndarray) -> np.ndarray:

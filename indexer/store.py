@@ -138,9 +138,19 @@ class IndexStore:
             for (doc_id,) in seg.con.execute("SELECT doc_id FROM documents"):
                 if doc_id not in gone_set:
                     self._doc_seg[doc_id] = i
-        self.lexical = LexicalView([(s.postings, s.rowids, live) for s, live in zip(segs, self.live, strict=True)])
+        self._lexical: LexicalView | None = None
         self._vocab_lock = threading.Lock()
         self._deleted_vocab: tuple[Counter[str], Counter[str]] | None = None
+
+    @property
+    def lexical(self) -> LexicalView:
+        """BM25 over the live segments, built on first use (a build counting chunks never needs it)."""
+        if self._lexical is None:
+            with self._vocab_lock:
+                if self._lexical is None:
+                    self._lexical = LexicalView([(s.postings, s.rowids, live)
+                                                 for s, live in zip(self.segments, self.live, strict=True)])
+        return self._lexical
 
     @classmethod
     def open(cls, index_dir: Path | str, *, int8_from: int = INT8_SCAN_FROM) -> IndexStore:
@@ -356,23 +366,20 @@ class IndexStore:
         q = np.asarray(qvec, dtype=np.float32).reshape(-1)
         out = dot(self.vectors(ids), q)
         for seg in self.segments:
-            if not len(seg.window_of):
+            if not len(seg.window_owners):
                 continue
             pos = seg.positions(ids)
-            has = np.flatnonzero(pos >= 0)
-            if not len(has):
-                continue
-            wbest = self._window_best(seg, q)
-            out[has] = np.maximum(out[has], wbest[pos[has]])
+            owners, best = self._window_best(seg, q)
+            at = np.searchsorted(owners, pos)
+            at = np.minimum(at, len(owners) - 1)
+            hit = (pos >= 0) & (owners[at] == pos)
+            out[hit] = np.maximum(out[hit], best[at[hit]])
         return out
 
     @staticmethod
-    def _window_best(seg: Segment, q: np.ndarray) -> np.ndarray:
-        """Per local position, the best window cosine (−inf for chunks without windows)."""
-        best = np.full(seg.n, -np.inf, dtype=np.float32)
-        if len(seg.window_of):
-            np.maximum.at(best, seg.window_of, dot(seg.windows, q))
-        return best
+    def _window_best(seg: Segment, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(local positions of the long chunks, each one's best window cosine)."""
+        return seg.window_owners, np.maximum.reduceat(dot(seg.windows, q), seg.window_starts)
 
     def _segment_top(self, s: int, q: np.ndarray, n: int, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         seg = self.segments[s]
@@ -390,16 +397,18 @@ class IndexStore:
         else:
             pos = np.flatnonzero(mask)
             sims = dot(np.asarray(seg.vectors[pos]), q)
-        if len(seg.window_of):  # long chunks: their best window counts, and may bring a chunk in
-            wbest = self._window_best(seg, q)
-            owners = np.unique(seg.window_of)
+        if len(seg.window_owners):  # long chunks: their best window counts, and may bring a chunk in
+            owners, best = self._window_best(seg, q)
             if mask is not None:
-                owners = owners[mask[owners]]
-            extra = np.setdiff1d(owners, pos)
-            if len(extra):
+                owners, best = owners[mask[owners]], best[mask[owners]]
+            at = np.minimum(np.searchsorted(pos, owners), len(pos) - 1) if len(pos) else np.zeros(0, np.int64)
+            inside = (pos[at] == owners) if len(pos) else np.zeros(len(owners), dtype=bool)
+            sims = sims.copy()
+            sims[at[inside]] = np.maximum(sims[at[inside]], best[inside])
+            if (~inside).any():
+                extra = owners[~inside]
                 pos = np.concatenate([pos, extra])
-                sims = np.concatenate([sims, dot(np.asarray(seg.vectors[extra]), q)])
-            sims = np.maximum(sims, wbest[pos])
+                sims = np.concatenate([sims, np.maximum(dot(np.asarray(seg.vectors[extra]), q), best[~inside])])
         if k < len(sims):
             kth = -np.partition(-sims, k - 1)[k - 1]
             keep = sims >= kth

@@ -32,6 +32,7 @@ _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".onnx")
 _FP_CACHE = ".directives_fingerprint.json"
 
 _cache: dict[str, Encoder] = {}
+_passage_cache: dict[tuple[str, str], PassageEncoder] = {}
 _lock = threading.Lock()
 
 
@@ -294,12 +295,25 @@ class PassageEncoder:
         ``variant``: int8 (default) | fp32 | torch, or $DIRECTIVES_PASSAGE_ENCODER. Without a current ONNX
         export of the model, torch is used (and named in the index, so the next build notices a change).
         """
-        from indexer.embedding.onnx_passage import OnnxPassageEncoder, int8_is_current, resolve_variant
-        from indexer.embedding.onnx_query import is_current
+        from indexer.embedding.onnx_passage import resolve_variant
 
         _setup_env()
         variant = resolve_variant(variant)
         key = _resolve(name_or_path)
+        with _lock:
+            got = _passage_cache.get((key, variant))
+        if got is not None and (got.local_dir is None or got.fingerprint == model_fingerprint(got.local_dir)):
+            return got  # a long-lived process (the upload queue) loads it once: ~3 s of tokenizer and session
+        enc = cls._load(key, variant)
+        with _lock:
+            _passage_cache[(key, variant)] = enc
+        return enc
+
+    @classmethod
+    def _load(cls, key: str, variant: str) -> PassageEncoder:
+        from indexer.embedding.onnx_passage import OnnxPassageEncoder, int8_is_current
+        from indexer.embedding.onnx_query import is_current
+
         local = Path(key) if Path(key).is_dir() else None
         workers = max(1, int(os.environ.get("DIRECTIVES_EMBED_WORKERS") or min(2, os.cpu_count() or 1)))
         if local is not None and variant != "torch":
