@@ -338,6 +338,104 @@ def update_times(corpus: Path, index: Path, repo: Path = REPO) -> dict:
     return out
 
 
+def replicate(src_corpus: Path, src_index: Path, factor: int, corpus: Path, index: Path) -> dict:
+    """A SYNTHETIC ``factor``× index without parsing again: each replica of ``src_index``'s segments gets its
+    documents renamed ("r3-…", sources "r3/…", new document hashes and chunk rowids), and the corpus gets a
+    copy of every file under ``r<i>/``, so ``build_index`` sees an up-to-date index of the bigger corpus.
+
+    It is how the 1M-chunk update time is measured without an hour of parsing; every array of a replica is
+    rebuilt by the production code (postings re-sorted by ``merge_postings``, segments sealed by ``seal``).
+    """
+    import hashlib
+    import sqlite3
+    import zlib
+
+    import numpy as np
+
+    from indexer.build import source_stat
+    from indexer.generation import (
+        Manifest,
+        SourceEntry,
+        current_generation,
+        publish,
+        read_registry,
+        segments_dir,
+    )
+    from indexer.lexical import merge_postings
+    from indexer.segment import DB, chunk_rowid, new_segment_name, open_segment, seal
+
+    t0 = time.perf_counter()
+    gen = current_generation(src_index)
+    src = Manifest.read(gen)
+    reg = read_registry(gen)
+    shutil.rmtree(corpus, ignore_errors=True)
+    shutil.rmtree(index, ignore_errors=True)
+    segments_dir(index).mkdir(parents=True)
+    new_reg: dict[str, SourceEntry] = {}
+    names: list[str] = []
+    for r in range(factor):
+        pre = f"r{r}-"
+        seg_map: dict[str, str] = {}
+        for name in src.segments:
+            seg = open_segment(segments_dir(src_index) / name)
+            out = new_segment_name()
+            seg_map[name] = out
+            folder = segments_dir(index) / out
+            folder.mkdir()
+            shutil.copyfile(seg.folder / DB, folder / DB)
+            con = sqlite3.connect(folder / DB)
+            hashes = {}
+            for doc_id, h, blob in con.execute("SELECT doc_id, content_hash, json FROM documents").fetchall():
+                nh = hashlib.sha256(f"{pre}{h}".encode()).hexdigest()
+                hashes[doc_id] = nh
+                data = json.loads(zlib.decompress(blob))
+                data["doc_id"], data["source"], data["content_hash"] = pre + doc_id, f"r{r}/" + data["source"], nh
+                for c in data["chunks"]:
+                    c["doc_id"], c["chunk_id"] = pre + doc_id, pre + c["chunk_id"]
+                con.execute("UPDATE documents SET doc_id = ?, source = ?, content_hash = ?, json = ? WHERE doc_id = ?",
+                            (pre + doc_id, f"r{r}/" + data["source"][len(f"r{r}/"):], nh,
+                             zlib.compress(json.dumps(data, ensure_ascii=False).encode(), 6), doc_id))
+            rows = con.execute("SELECT rowid, chunk_id, doc_id FROM chunks").fetchall()
+            con.execute("CREATE TEMP TABLE m (old INTEGER PRIMARY KEY, new INTEGER)")
+            con.executemany("INSERT INTO temp.m VALUES (?,?)",
+                            ((old, chunk_rowid(hashes[d], pre + c)) for old, c, d in rows))
+            con.execute("UPDATE chunks SET rowid = -rowid")  # free the key space before renumbering
+            con.execute("UPDATE chunks SET rowid = (SELECT new FROM temp.m WHERE old = -chunks.rowid), "
+                        "chunk_id = ? || chunk_id, doc_id = ? || doc_id", (pre, pre))
+            con.commit()
+            con.execute("VACUUM")
+            con.close()
+            old_rowids = np.asarray(seg.rowids)
+            new_of_old = dict((old, chunk_rowid(hashes[d], pre + c)) for old, c, d in rows)
+            mapped = np.fromiter((new_of_old[int(x)] for x in old_rowids), dtype=np.int64, count=len(old_rowids))
+            order = np.argsort(mapped)
+            new_pos = np.empty(len(order), dtype=np.int64)
+            new_pos[order] = np.arange(len(order))
+            np.save(folder / "rowids.npy", mapped[order])
+            np.save(folder / "vectors.npy", np.asarray(seg.vectors)[order])
+            wo = new_pos[seg.window_of] if len(seg.window_of) else np.zeros(0, np.int64)
+            wo_order = np.argsort(wo, kind="stable")
+            np.save(folder / "windows.npy", np.asarray(seg.windows)[wo_order])
+            np.save(folder / "window_of.npy", wo[wo_order].astype(np.int32))
+            merge_postings([(seg.postings, new_pos)], len(order)).save(folder)
+            seal(folder, **{k: v for k, v in seg.info.items() if k in ("n_chunks", "n_docs", "dim")}, replica_of=name)
+            names.append(out)
+        for s, e in reg.items():
+            dst = corpus / f"r{r}" / s
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src_corpus / s, dst)
+            new_reg[f"r{r}/{s}"] = SourceEntry(e.content_hash, source_stat(dst),
+                                              [[pre + d, hashlib.sha256(f"{pre}{h}".encode()).hexdigest(),
+                                                seg_map[g]] for d, h, g in e.docs])
+        print(f"replica {r + 1}/{factor} ({time.perf_counter() - t0:.0f}s)", flush=True)
+    stamp = f"gen-{time.time_ns()}"
+    meta = {**src.meta, "generation": stamp, "documents": str(int(src.meta["documents"]) * factor),
+            "chunks": str(int(src.meta["chunks"]) * factor)}
+    publish(index, Manifest(stamp, names, {}, meta), new_reg)
+    return {"replicas": factor, "seconds": round(time.perf_counter() - t0, 1), "segments": len(names),
+            "chunks": int(meta["chunks"]), "index_mb": dir_mb(index)}
+
+
 # --- the run ------------------------------------------------------------------------------------------------
 
 def run(args: argparse.Namespace) -> dict:
@@ -381,10 +479,30 @@ def run(args: argparse.Namespace) -> dict:
         res["sizes"][label] = info
         if not args.keep:
             shutil.rmtree(corpus, ignore_errors=True)
+    if args.replicate:
+        replicas(args, res, work)
     res["machine"]["loadavg_end"] = os.getloadavg()
     (out_dir / "bench.json").write_text(json.dumps(res, indent=2, ensure_ascii=False), encoding="utf-8")
     (out_dir / "bench.md").write_text(markdown(res), encoding="utf-8")
     return res
+
+
+def replicas(args: argparse.Namespace, res: dict, work: Path) -> None:
+    """``--replicate N``: the largest size's index × N (SYNTHETIC replicas, see :func:`replicate`), update times."""
+    size = [parse_size(s) for s in args.sizes.split(",")][-1]
+    src = f"{size // 1000}k"
+    label = f"{size * args.replicate // 1000}k"
+    corpus, index = work / f"corpus-{label}", work / f"index-{label}"
+    if not (work / f"corpus-{src}").is_dir():
+        raise SystemExit(f"--replicate needs the corpus of {src} (run with --keep)")
+    if args.reuse_replica and (index / "CURRENT").is_file():
+        info = res["sizes"].get(label, {"replica": True})
+    else:
+        info = {"replica": True, "build": replicate(work / f"corpus-{src}", work / f"index-{src}", args.replicate,
+                                                    corpus, index)}
+        print(label, "replicated", info["build"], flush=True)
+    info["updates"] = update_times(corpus, index)
+    res["sizes"][label] = info
 
 
 def measure_only(args: argparse.Namespace) -> dict:
@@ -426,6 +544,8 @@ def markdown(res: dict) -> str:
         return f"{d['p50_ms']:.0f} / {d['p95_ms']:.0f} ms"
 
     for s in res["sizes"].values():
+        if "http" not in s:
+            continue  # a replica measured for updates only
         b, h, ip = s["build"], s["http"], s["in_process"]
         rep = pp(h["search_repeat"]) if "search_repeat" in h else "–"
         lines.append(f"| {b['chunks']:,} | {b['chunks_per_s']:.0f} | {b['peak_rss_mb']:.0f} MB | {pp(h['search'])} | "
@@ -441,7 +561,8 @@ def markdown(res: dict) -> str:
                   "|---|---|---|---|---|---|---|"]
         for _, s in rows:
             u = s["updates"]
-            lines.append(f"| {s['build']['chunks']:,} | {s['build'].get('index_mb', 0):.0f} MB | "
+            lines.append(f"| {s['build']['chunks']:,}{' (replicas)' if s.get('replica') else ''} | "
+                         f"{s['build'].get('index_mb', 0):.0f} MB | "
                          f"{u['remove']['segments']} | {u['add']['seconds']:.1f} s | {u['edit']['seconds']:.1f} s | "
                          f"{u['remove']['seconds']:.1f} s | {max(x['peak_rss_mb'] for x in u.values())} MB |")
     return "\n".join(lines) + "\n"
@@ -468,6 +589,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-evolution", type=int, default=10)
     p.add_argument("--keep", action="store_true", help="keep the synthetic corpora")
     p.add_argument("--updates", action="store_true", help="time adding, editing, removing one file per size")
+    p.add_argument("--replicate", type=int, default=0,
+                   help="also time updates on N synthetic replicas of the largest size (10: 100k → 1M)")
+    p.add_argument("--reuse-replica", action="store_true", help="keep a replica index from an earlier run")
     p.add_argument("--embed-only", action="store_true", help="only time real embedding (--embed-sample chunks)")
     p.add_argument("--variants", default="int8,fp32,torch", help="passage encoders to time with --embed-only")
     p.add_argument("--measure-only", action="store_true",

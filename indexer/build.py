@@ -48,7 +48,7 @@ from indexer.store import SCHEMA_VERSION
 
 PROGRESS_MIN = 8  # show bars only when there is real work
 EMBED_STEP = 64  # chunks per progress report
-SEGMENT_MAX_CHUNKS = 50_000  # a first build larger than this writes several segments (bounded memory)
+SEGMENT_MAX_CHUNKS = 30_000  # a build larger than this writes several segments: sorting postings stays < 1 GB
 OCR_CACHE = "ocr-cache"  # beside the generations: OCR results by content hash survive every build
 
 
@@ -207,7 +207,7 @@ def build_index(corpus: Path, index_dir: Path, *, model: str | None = None, prog
         from indexer.embedding.encoder import PassageEncoder
 
         class Lazy:
-            """The passage encoder, loaded only when something is to be embedded (~3 s cold; a removal needs none)."""
+            """The passage encoder, loaded only when files are to be parsed (~3 s cold; a removal needs none)."""
 
             enc: PassageEncoder | None = None
 
@@ -220,6 +220,8 @@ def build_index(corpus: Path, index_dir: Path, *, model: str | None = None, prog
                 return self.get().embed_many(texts)
 
         lazy = Lazy()
+        if todo:  # load it now, while the build holds little: its load peaks at ~0.8 GB for a moment
+            lazy.get()
         if same_model:
             dim, fingerprint, encoder_id, model_name = (int(meta["dim"]), meta["fingerprint"],
                                                         meta["passage_encoder"], meta["model"])
