@@ -5,7 +5,7 @@ random tail sentence ("Địa bàn áp dụng: …" from seed vocabulary) so eve
 structure, length and vocabulary stay those of real directives. Embedding is the slow part on 2 CPU cores, so
 by default the synthetic chunks get the REAL vector of the seed chunk they copy plus small Gaussian noise
 (re-normalised); the embedding throughput is measured separately on real seed chunks and reported. The index,
-FTS5, FAISS and query paths are the production ones.
+segments, BM25 postings and query paths are the production ones.
 
     .venv/bin/python -m eval.bench --sizes 1k,10k,100k          # writes eval/out/bench.json and bench.md
     .venv/bin/python -m eval.bench --sizes 1k --real-embed-max 1000   # also embed the 1k corpus for real
@@ -249,7 +249,7 @@ def http_latency(index_dir: Path, n_search: int, n_compare: int, n_evolution: in
 
 
 def inprocess_baselines(index_dir: Path, n: int) -> dict:
-    """Same machine, no HTTP: plain BM25 (one FTS5 query), dense alone (encode + FAISS), the three modes."""
+    """Same machine, no HTTP: BM25 postings alone, dense alone (encode + dense_top), the three modes."""
     import numpy as np
 
     from indexer.store import segments, terms_of
