@@ -44,6 +44,7 @@ install: $(STAMP)
 model: install
 	$(BIN)/python -m indexer.embedding.convert_e5 --out $(MODEL_DIR)
 	$(BIN)/python -m indexer.embedding.onnx_query --model $(MODEL_DIR)
+	$(BIN)/python -m indexer.embedding.onnx_passage --model $(MODEL_DIR)
 
 lint: install
 	$(BIN)/ruff check .

@@ -5,7 +5,7 @@ random tail sentence ("Địa bàn áp dụng: …" from seed vocabulary) so eve
 structure, length and vocabulary stay those of real directives. Embedding is the slow part on 2 CPU cores, so
 by default the synthetic chunks get the REAL vector of the seed chunk they copy plus small Gaussian noise
 (re-normalised); the embedding throughput is measured separately on real seed chunks and reported. The index,
-FTS5, FAISS and query paths are the production ones.
+segments, BM25 postings and query paths are the production ones.
 
     .venv/bin/python -m eval.bench --sizes 1k,10k,100k          # writes eval/out/bench.json and bench.md
     .venv/bin/python -m eval.bench --sizes 1k --real-embed-max 1000   # also embed the 1k corpus for real
@@ -110,21 +110,24 @@ def _reuse_vectors(seed_index: Path) -> None:
     rng = np.random.default_rng(0)
     misses = [0]
 
-    def fake_encode(encoder, texts, progress):
+    def fake_embed(encoder, pending, ckpt, report, progress, on_progress):
         from rapidfuzz import process
 
-        out = np.zeros((len(texts), encoder.dim), dtype="float32")
-        for i, t in enumerate(texts):
+        from indexer.embedding.vectors import Embedded
+
+        out = []
+        for _, t in pending:
             key = " ".join(_TAIL_RE.sub("", t).split())
             v = by_text.get(key)
             if v is None:
                 misses[0] += 1
                 v = by_text[process.extractOne(key, keys)[0]]
             v = v + rng.normal(0, NOISE, size=v.shape)
-            out[i] = v / np.linalg.norm(v)
+            out.append(Embedded((v / np.linalg.norm(v)).astype("float32")))
+        report.encoded += len(pending)
         return out
 
-    build._encode = fake_encode
+    build._embed = fake_embed
     build._bench_misses = misses
 
 
@@ -134,12 +137,13 @@ def child_build(args: argparse.Namespace) -> int:
     if args.vectors == "reuse":
         _reuse_vectors(Path(args.seed_index))
     t0 = time.perf_counter()
-    rep = build.build_index(Path(args.corpus), Path(args.index_dir), progress=False)
+    rep = build.build_index(Path(args.corpus), Path(args.index_dir), progress=False, merge="off")
     secs = time.perf_counter() - t0
     misses = getattr(build, "_bench_misses", [0])[0]
     print(json.dumps({"seconds": round(secs, 2), "documents": rep.documents, "chunks": rep.chunks,
                       "chunks_per_s": round(rep.chunks / secs, 1), "errors": len(rep.errors),
-                      "vectors": args.vectors, "vector_lookup_misses": misses,
+                      "vectors": args.vectors, "vector_lookup_misses": misses, "encoded": rep.encoded,
+                      "segments": rep.segments,
                       "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
     return 0
 
@@ -245,7 +249,7 @@ def http_latency(index_dir: Path, n_search: int, n_compare: int, n_evolution: in
 
 
 def inprocess_baselines(index_dir: Path, n: int) -> dict:
-    """Same machine, no HTTP: plain BM25 (one FTS5 query), dense alone (encode + FAISS), the three modes."""
+    """Same machine, no HTTP: BM25 postings alone, dense alone (encode + dense_top), the three modes."""
     import numpy as np
 
     from indexer.store import segments, terms_of
@@ -253,43 +257,183 @@ def inprocess_baselines(index_dir: Path, n: int) -> dict:
 
     svc = SearchService.open(index_dir)
     qs = [gold_queries()[i % 63] for i in range(n)]
-    con = svc.store.con
+    store = svc.store
 
-    def bm25(q: str) -> None:
-        terms = " OR ".join('"' + t + '"' for t in dict.fromkeys(terms_of(segments(q))))
-        con.execute("SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT 10",
-                    (f"exact : ({terms})",)).fetchall()
+    def bm25(q: str) -> None:  # postings alone, no query planning
+        store.lexical.top([(f"e:{t}", 2.0) for t in dict.fromkeys(terms_of(segments(q)))], 10)
 
     def encode(q: str):
         return svc.encoder.encode_queries([q])[0]  # uncached: the cost of a query never seen before
 
     def dense(q: str) -> None:
-        svc.store.faiss.search(np.asarray(encode(q), dtype="float32").reshape(1, -1), 10)
+        store.dense_top(np.asarray(encode(q), dtype="float32"), 10)
 
     def cold_search(q: str, m: str) -> None:
         svc._qcache.clear()
         svc.search(q, k=10, mode=m)
 
     out = {"plain_bm25": _timed(bm25, qs), "dense_alone": _timed(dense, qs), "query_encode": _timed(encode, qs)}
+    out["segments"] = len(store.segments)
     for mode in ("lexical", "dense", "hybrid"):
         out[f"service_{mode}"] = _timed(lambda q, m=mode: cold_search(q, m), qs)
     svc.close()
     return out
 
 
-def embed_throughput(n: int) -> dict:
-    """Real e5 embedding speed on seed chunk texts (what a real 100k build would spend most of its time on)."""
-    from indexer.embedding.encoder import Encoder
+def embed_throughput(n: int, variants: str = "int8,fp32,torch", texts: list[str] | None = None) -> dict:
+    """Real passage embedding speed (chunks/s) of each encoder variant on the same texts, interleaved.
+
+    Default texts: the seed chunks. Every variant embeds exactly what a build embeds (windows included).
+    """
+    from indexer.embedding.encoder import PassageEncoder
     from indexer.parse import parse_corpus
 
-    docs, _ = parse_corpus(CORPUS)
-    texts = [c.text for d in docs for c in d.chunks][:n]
-    enc = Encoder.load(None)
-    enc.encode_passages(texts[:4])
-    t = time.perf_counter()
-    enc.encode_passages(texts, batch_size=32)
-    secs = time.perf_counter() - t
-    return {"chunks": len(texts), "seconds": round(secs, 1), "chunks_per_s": round(len(texts) / secs, 2)}
+    if texts is None:
+        docs, _ = parse_corpus(CORPUS)
+        texts = [c.text for d in docs for c in d.chunks]
+    texts = texts[:n]
+    out = {"chunks": len(texts), "loadavg_start": os.getloadavg()}
+    encs = {v: PassageEncoder.load(None, v) for v in variants.split(",")}
+    for e in encs.values():
+        e.embed_many(texts[:4])
+    for v, e in encs.items():
+        t = time.perf_counter()
+        e.embed_many(texts)
+        secs = time.perf_counter() - t
+        out[v] = {"seconds": round(secs, 1), "chunks_per_s": round(len(texts) / secs, 1), "encoder": e.encoder_id}
+    out["loadavg_end"] = os.getloadavg()
+    return out
+
+
+def dir_mb(path: Path) -> float:
+    return round(sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file()) / 1e6, 1)
+
+
+UPDATE_SCRIPT = """
+import json, resource, sys, time
+from pathlib import Path
+from indexer.build import build_index
+t = time.perf_counter()
+r = build_index(Path(sys.argv[1]), Path(sys.argv[2]), progress=False, merge="off")
+print(json.dumps({"seconds": round(time.perf_counter() - t, 2), "encoded": r.encoded, "segments": r.segments,
+                  "changed": r.changed, "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
+"""
+
+
+def update_times(corpus: Path, index: Path, repo: Path = REPO) -> dict:
+    """Add, edit and remove one seed-sized file in an existing index: end-to-end build time of each (child
+    process, real int8 embedding of the file's chunks, peak RSS), what a browser upload costs."""
+    out = {}
+    f = corpus / "zz-update-bench.txt"
+    text = (CORPUS / "cam-lo-2023.txt").read_text(encoding="utf-8")
+    steps = [("add", lambda: f.write_text(text.replace("**364**", "**7777**"), encoding="utf-8")),
+             ("edit", lambda: f.write_text(text.replace("**364**", "**7778**"), encoding="utf-8")),
+             ("remove", lambda: f.unlink())]
+    for name, act in steps:
+        act()
+        done = subprocess.run([sys.executable, "-c", UPDATE_SCRIPT, str(corpus), str(index)], cwd=repo,
+                              capture_output=True, text=True, check=True)
+        out[name] = json.loads(done.stdout.strip().splitlines()[-1])
+        print("update", name, out[name], flush=True)
+    return out
+
+
+def replicate(src_corpus: Path, src_index: Path, factor: int, corpus: Path, index: Path) -> dict:
+    """A SYNTHETIC ``factor``× index without parsing again: each replica of ``src_index``'s segments gets its
+    documents renamed ("r3-…", sources "r3/…", new document hashes and chunk rowids), and the corpus gets a
+    copy of every file under ``r<i>/``, so ``build_index`` sees an up-to-date index of the bigger corpus.
+
+    It is how the 1M-chunk update time is measured without an hour of parsing; every array of a replica is
+    rebuilt by the production code (postings re-sorted by ``merge_postings``, segments sealed by ``seal``).
+    """
+    import hashlib
+    import sqlite3
+    import zlib
+
+    import numpy as np
+
+    from indexer.build import source_stat
+    from indexer.generation import (
+        Manifest,
+        SourceEntry,
+        current_generation,
+        publish,
+        read_registry,
+        segments_dir,
+    )
+    from indexer.lexical import merge_postings
+    from indexer.segment import DB, chunk_rowid, new_segment_name, open_segment, seal
+
+    t0 = time.perf_counter()
+    gen = current_generation(src_index)
+    src = Manifest.read(gen)
+    reg = read_registry(gen)
+    shutil.rmtree(corpus, ignore_errors=True)
+    shutil.rmtree(index, ignore_errors=True)
+    segments_dir(index).mkdir(parents=True)
+    new_reg: dict[str, SourceEntry] = {}
+    names: list[str] = []
+    for r in range(factor):
+        pre = f"r{r}-"
+        seg_map: dict[str, str] = {}
+        for name in src.segments:
+            seg = open_segment(segments_dir(src_index) / name)
+            out = new_segment_name()
+            seg_map[name] = out
+            folder = segments_dir(index) / out
+            folder.mkdir()
+            shutil.copyfile(seg.folder / DB, folder / DB)
+            con = sqlite3.connect(folder / DB)
+            hashes = {}
+            for doc_id, h, blob in con.execute("SELECT doc_id, content_hash, json FROM documents").fetchall():
+                nh = hashlib.sha256(f"{pre}{h}".encode()).hexdigest()
+                hashes[doc_id] = nh
+                data = json.loads(zlib.decompress(blob))
+                data["doc_id"], data["source"], data["content_hash"] = pre + doc_id, f"r{r}/" + data["source"], nh
+                for c in data["chunks"]:
+                    c["doc_id"], c["chunk_id"] = pre + doc_id, pre + c["chunk_id"]
+                con.execute("UPDATE documents SET doc_id = ?, source = ?, content_hash = ?, json = ? WHERE doc_id = ?",
+                            (pre + doc_id, f"r{r}/" + data["source"][len(f"r{r}/"):], nh,
+                             zlib.compress(json.dumps(data, ensure_ascii=False).encode(), 6), doc_id))
+            rows = con.execute("SELECT rowid, chunk_id, doc_id FROM chunks").fetchall()
+            con.execute("CREATE TEMP TABLE m (old INTEGER PRIMARY KEY, new INTEGER)")
+            con.executemany("INSERT INTO temp.m VALUES (?,?)",
+                            ((old, chunk_rowid(hashes[d], pre + c)) for old, c, d in rows))
+            con.execute("UPDATE chunks SET rowid = -rowid")  # free the key space before renumbering
+            con.execute("UPDATE chunks SET rowid = (SELECT new FROM temp.m WHERE old = -chunks.rowid), "
+                        "chunk_id = ? || chunk_id, doc_id = ? || doc_id", (pre, pre))
+            con.commit()
+            con.execute("VACUUM")
+            con.close()
+            old_rowids = np.asarray(seg.rowids)
+            new_of_old = dict((old, chunk_rowid(hashes[d], pre + c)) for old, c, d in rows)
+            mapped = np.fromiter((new_of_old[int(x)] for x in old_rowids), dtype=np.int64, count=len(old_rowids))
+            order = np.argsort(mapped)
+            new_pos = np.empty(len(order), dtype=np.int64)
+            new_pos[order] = np.arange(len(order))
+            np.save(folder / "rowids.npy", mapped[order])
+            np.save(folder / "vectors.npy", np.asarray(seg.vectors)[order])
+            wo = new_pos[seg.window_of] if len(seg.window_of) else np.zeros(0, np.int64)
+            wo_order = np.argsort(wo, kind="stable")
+            np.save(folder / "windows.npy", np.asarray(seg.windows)[wo_order])
+            np.save(folder / "window_of.npy", wo[wo_order].astype(np.int32))
+            merge_postings([(seg.postings, new_pos)], len(order)).save(folder)
+            seal(folder, **{k: v for k, v in seg.info.items() if k in ("n_chunks", "n_docs", "dim")}, replica_of=name)
+            names.append(out)
+        for s, e in reg.items():
+            dst = corpus / f"r{r}" / s
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src_corpus / s, dst)
+            new_reg[f"r{r}/{s}"] = SourceEntry(e.content_hash, source_stat(dst),
+                                              [[pre + d, hashlib.sha256(f"{pre}{h}".encode()).hexdigest(),
+                                                seg_map[g]] for d, h, g in e.docs])
+        print(f"replica {r + 1}/{factor} ({time.perf_counter() - t0:.0f}s)", flush=True)
+    stamp = f"gen-{time.time_ns()}"
+    meta = {**src.meta, "generation": stamp, "documents": str(int(src.meta["documents"]) * factor),
+            "chunks": str(int(src.meta["chunks"]) * factor)}
+    publish(index, Manifest(stamp, names, {}, meta), new_reg)
+    return {"replicas": factor, "seconds": round(time.perf_counter() - t0, 1), "segments": len(names),
+            "chunks": int(meta["chunks"]), "index_mb": dir_mb(index)}
 
 
 # --- the run ------------------------------------------------------------------------------------------------
@@ -324,7 +468,10 @@ def run(args: argparse.Namespace) -> dict:
                "--vectors", vectors, "--seed-index", str(seed_index)]
         done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=True)
         info["build"] = json.loads(done.stdout.strip().splitlines()[-1])
+        info["build"]["index_mb"] = dir_mb(index)
         print(label, "build", info["build"], flush=True)
+        if args.updates:
+            info["updates"] = update_times(corpus, index)
         info["http"] = http_latency(index, args.n_search, args.n_compare, args.n_evolution, log)
         print(label, "http", info["http"], flush=True)
         info["in_process"] = inprocess_baselines(index, args.n_search)
@@ -332,10 +479,30 @@ def run(args: argparse.Namespace) -> dict:
         res["sizes"][label] = info
         if not args.keep:
             shutil.rmtree(corpus, ignore_errors=True)
+    if args.replicate:
+        replicas(args, res, work)
     res["machine"]["loadavg_end"] = os.getloadavg()
     (out_dir / "bench.json").write_text(json.dumps(res, indent=2, ensure_ascii=False), encoding="utf-8")
     (out_dir / "bench.md").write_text(markdown(res), encoding="utf-8")
     return res
+
+
+def replicas(args: argparse.Namespace, res: dict, work: Path) -> None:
+    """``--replicate N``: the largest size's index × N (SYNTHETIC replicas, see :func:`replicate`), update times."""
+    size = [parse_size(s) for s in args.sizes.split(",")][-1]
+    src = f"{size // 1000}k"
+    label = f"{size * args.replicate // 1000}k"
+    corpus, index = work / f"corpus-{label}", work / f"index-{label}"
+    if not (work / f"corpus-{src}").is_dir():
+        raise SystemExit(f"--replicate needs the corpus of {src} (run with --keep)")
+    if args.reuse_replica and (index / "CURRENT").is_file():
+        info = res["sizes"].get(label, {"replica": True})
+    else:
+        info = {"replica": True, "build": replicate(work / f"corpus-{src}", work / f"index-{src}", args.replicate,
+                                                    corpus, index)}
+        print(label, "replicated", info["build"], flush=True)
+    info["updates"] = update_times(corpus, index)
+    res["sizes"][label] = info
 
 
 def measure_only(args: argparse.Namespace) -> dict:
@@ -377,6 +544,8 @@ def markdown(res: dict) -> str:
         return f"{d['p50_ms']:.0f} / {d['p95_ms']:.0f} ms"
 
     for s in res["sizes"].values():
+        if "http" not in s:
+            continue  # a replica measured for updates only
         b, h, ip = s["build"], s["http"], s["in_process"]
         rep = pp(h["search_repeat"]) if "search_repeat" in h else "–"
         lines.append(f"| {b['chunks']:,} | {b['chunks_per_s']:.0f} | {b['peak_rss_mb']:.0f} MB | {pp(h['search'])} | "
@@ -384,9 +553,18 @@ def markdown(res: dict) -> str:
                      f"{pp(ip['plain_bm25'])} | {pp(ip['dense_alone'])} | {pp(ip['query_encode'])} |")
     if "embedding" in res:
         e = res["embedding"]
-        lines += ["", f"Real e5-small embedding on this machine: {e['chunks_per_s']} chunks/s "
-                  f"({e['chunks']} seed chunks in {e['seconds']} s) — a real 100k build would spend "
-                  f"≈{100_000 / e['chunks_per_s'] / 60:.0f} min embedding."]
+        lines += ["", "Real passage embedding on this machine, " + f"{e['chunks']} seed chunks: " + ", ".join(
+            f"{v} {e[v]['chunks_per_s']} chunks/s" for v in ("int8", "fp32", "torch") if v in e) + "."]
+    rows = [(k, s) for k, s in res["sizes"].items() if "updates" in s]
+    if rows:
+        lines += ["", "| chunks | index on disk | segments | add one file | edit it | remove it | update peak RSS |",
+                  "|---|---|---|---|---|---|---|"]
+        for _, s in rows:
+            u = s["updates"]
+            lines.append(f"| {s['build']['chunks']:,}{' (replicas)' if s.get('replica') else ''} | "
+                         f"{s['build'].get('index_mb', 0):.0f} MB | "
+                         f"{u['remove']['segments']} | {u['add']['seconds']:.1f} s | {u['edit']['seconds']:.1f} s | "
+                         f"{u['remove']['seconds']:.1f} s | {max(x['peak_rss_mb'] for x in u.values())} MB |")
     return "\n".join(lines) + "\n"
 
 
@@ -410,6 +588,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-compare", type=int, default=10)
     p.add_argument("--n-evolution", type=int, default=10)
     p.add_argument("--keep", action="store_true", help="keep the synthetic corpora")
+    p.add_argument("--updates", action="store_true", help="time adding, editing, removing one file per size")
+    p.add_argument("--replicate", type=int, default=0,
+                   help="also time updates on N synthetic replicas of the largest size (10: 100k → 1M)")
+    p.add_argument("--reuse-replica", action="store_true", help="keep a replica index from an earlier run")
+    p.add_argument("--embed-only", action="store_true", help="only time real embedding (--embed-sample chunks)")
+    p.add_argument("--variants", default="int8,fp32,torch", help="passage encoders to time with --embed-only")
     p.add_argument("--measure-only", action="store_true",
                    help="re-time HTTP and in-process queries on the indexes of a previous run in --work")
     args = p.parse_args(argv)
@@ -417,6 +601,9 @@ def main(argv: list[str] | None = None) -> int:
         return child_build(args)
     if args.cmd == "_serve":
         return child_serve(args)
+    if args.embed_only:
+        print(json.dumps(embed_throughput(args.embed_sample, args.variants), indent=1))
+        return 0
     res = measure_only(args) if args.measure_only else run(args)
     print(markdown(res))
     return 0

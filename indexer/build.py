@@ -1,41 +1,54 @@
-"""Build (or update) the index: incremental by content hash, atomic by generation switch.
+"""Build (or update) the index: changed files become one new segment, removed ones deletion marks.
 
-Every build writes a fresh generation directory (previous database copied, then changed sources applied; the
-previous FAISS vectors reused for unchanged chunks), fsyncs it, and only then points ``CURRENT`` at it with
-``os.replace``. A SIGKILL at any moment therefore leaves the previous generation live and intact.
+A build writes only what changed: the documents of new and edited files go into a fresh immutable segment
+(``indexer/segment.py``), the previous versions of edited and removed files are marked deleted in the new
+generation's manifest, and the generation is published atomically (``indexer/generation.py``): a SIGKILL at
+any moment leaves the previous generation live and whole. Unchanged files are recognised by size and mtime
+(then by content hash), so a one-file update reads one file. Small segments are merged later, in the
+background and atomically too (``indexer/merge.py``); queries give the same results either way.
 
-Sources map to *lists* of documents (``files.docs`` = [[doc_id, content_hash]]) so a JSONL record file can
-later register a parser in ``SOURCE_PARSERS`` that returns many directives from one file.
+Embedded vectors are checkpointed while a build runs (``indexer/checkpoint.py``): a killed first build
+started again embeds only what it had not embedded yet.
+
+Sources map to *lists* of documents (a JSONL record file holds many); an untouched record of an edited
+JSONL file keeps its place.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
-import json
 import os
 import shutil
-import sqlite3
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import faiss
-import numpy as np
-
-from indexer import store
-from indexer.lexical import LEXICAL_NAME, build_lexical, save_lexical
-from indexer.models import Directive, FileReport, ParseError
+from indexer.checkpoint import EmbedCheckpoint
+from indexer.generation import (
+    Manifest,
+    SourceEntry,
+    build_lock,
+    cleanup,
+    current_generation,
+    is_legacy,
+    new_stamp,
+    publish,
+    read_registry,
+    segments_dir,
+)
+from indexer.models import FileReport, ParseError
 from indexer.parse import RECORD_SUFFIXES, iter_document_files, parse_source
 from indexer.progress import Progress, ProgressFn, ignore
 from indexer.reading import ReadOptions
+from indexer.segment import SegmentWriter, new_segment_name
 from indexer.sidecar import sidecar_path
+from indexer.store import SCHEMA_VERSION
 
-ENCODE_BATCH = 64
 PROGRESS_MIN = 8  # show bars only when there is real work
+EMBED_STEP = 64  # chunks per progress report
+SEGMENT_MAX_CHUNKS = 30_000  # a build larger than this writes several segments: sorting postings stays < 1 GB
 OCR_CACHE = "ocr-cache"  # beside the generations: OCR results by content hash survive every build
 
 
@@ -53,17 +66,20 @@ class BuildReport:
     documents: int = 0
     chunks: int = 0
     encoded: int = 0  # chunks embedded in this run
-    reencoded_all: bool = False  # the model changed: every vector rebuilt
+    resumed: int = 0  # chunks whose vectors came from a killed build's checkpoints
+    reencoded_all: bool = False  # the model (or passage encoder) changed: every vector rebuilt
     changed: bool = False  # a new generation was published
+    segments: int = 0  # live segments after this build
+    merge: str = ""  # "started" when a background merge was started
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         lines = [f"index {self.index_dir} ({self.generation}), model {self.model}: "
-                 f"{self.documents} documents, {self.chunks} chunks",
+                 f"{self.documents} documents, {self.chunks} chunks, {self.segments} segments",
                  f"  added {len(self.added)}, updated {len(self.updated)}, removed {len(self.removed)}, "
                  f"unchanged {len(self.skipped)}, errors {len(self.errors)}; embedded {self.encoded} chunks "
-                 f"in {self.seconds:.1f}s"]
+                 f"in {self.seconds:.1f}s" + (f" ({self.resumed} resumed from checkpoints)" if self.resumed else "")]
         lines += [f"  note: {n}" for n in self.notes]
         lines += [f"  {f.line()}".replace("\n", "\n  ") for f in self.files if f.status == "ok"]
         lines += [f"  error: {e}" for e in self.errors]
@@ -88,226 +104,255 @@ def source_hash(path: Path) -> str:
     return h.hexdigest()
 
 
+def source_stat(path: Path) -> str:
+    """Size and mtime of a file and its sidecar: equal to the registry's, the file is not read again."""
+    parts = []
+    for p in [path, *_sidecars(path)]:
+        st = p.stat()
+        parts.append(f"{st.st_size}:{st.st_mtime_ns}")
+    return "|".join(parts)
+
+
 def resolve_model(model: str | None) -> str:
     """The model spec asked for: explicit argument, then $DIRECTIVES_MODEL, then "" (the built-in default)."""
     return model or os.environ.get("DIRECTIVES_MODEL", "") or ""
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _same_model(meta: dict[str, str], spec: str, variant: str) -> bool:
+    """Whether the previous generation's vectors came from this model and passage encoder (cheap checks)."""
+    if meta.get("schema") != SCHEMA_VERSION or meta.get("model_spec") != spec:
+        return False
+    model_dir = Path(meta.get("model", ""))
+    if not model_dir.is_dir():
+        return False
+    from indexer.embedding.encoder import model_fingerprint
+    from indexer.embedding.onnx_passage import encoder_id, int8_is_current
+    from indexer.embedding.onnx_query import is_current
+
+    if model_fingerprint(model_dir) != meta.get("fingerprint"):
+        return False
+    available = {"int8": int8_is_current, "fp32": is_current}.get(variant)
+    want = encoder_id(model_dir, variant) if available is not None and available(model_dir) else "torch"
+    return meta.get("passage_encoder") == want
 
 
-@contextlib.contextmanager
-def _lock(index_dir: Path) -> Iterator[None]:
-    """One builder per index directory (released by the kernel if the builder dies)."""
-    with open(index_dir / ".lock", "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        yield
-
-
-def _read_previous(gen: Path | None) -> tuple[dict[str, str], dict[str, tuple[str, list[list[str]]]]]:
-    if gen is None:
-        return {}, {}
-    con = sqlite3.connect(f"file:{gen / store.DB_NAME}?mode=ro&immutable=1", uri=True)
-    try:
-        meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
-        files = {s: (h, json.loads(d)) for s, h, d in con.execute("SELECT source, content_hash, docs FROM files")}
-    finally:
-        con.close()
-    return meta, files
-
-
-def _encode(encoder, texts: list[str], progress: bool, on_progress: ProgressFn = ignore) -> np.ndarray:
+def _embed(encoder, pending: list[tuple[int, str]], ckpt: EmbedCheckpoint, report: BuildReport, progress: bool,
+           on_progress: ProgressFn):
+    """Vectors for ``pending`` texts in order: from the checkpoint when a killed build made them, else embedded."""
     from tqdm import tqdm
 
-    out = np.zeros((len(texts), encoder.dim), dtype="float32")
-    bar = tqdm(total=len(texts), desc="embedding", unit="chunk", file=sys.stderr,
-               disable=not progress or len(texts) < PROGRESS_MIN * ENCODE_BATCH)
-    for i in range(0, len(texts), ENCODE_BATCH):
-        v = np.asarray(encoder.encode_passages(texts[i:i + ENCODE_BATCH]), dtype="float32")
-        out[i:i + len(v)] = v
-        bar.update(len(v))
-        on_progress(Progress("embedding", i + len(v), len(texts)))
+    out = [ckpt.get(t) for _, t in pending]
+    todo = [i for i, e in enumerate(out) if e is None]
+    report.resumed += len(pending) - len(todo)
+    bar = tqdm(total=len(todo), desc="embedding", unit="chunk", file=sys.stderr,
+               disable=not progress or len(todo) < PROGRESS_MIN * EMBED_STEP)
+    for a in range(0, len(todo), EMBED_STEP):
+        idx = todo[a:a + EMBED_STEP]
+        for i, e in zip(idx, encoder.embed_many([pending[i][1] for i in idx]), strict=True):
+            out[i] = e
+            ckpt.add(pending[i][1], e)
+        bar.update(len(idx))
+        on_progress(Progress("embedding", a + len(idx), len(todo)))
     bar.close()
+    ckpt.flush()
+    report.encoded += len(todo)
     return out
 
 
-def _cleanup(index_dir: Path, keep: str) -> None:
-    """Remove generations other than ``keep`` and leftovers of killed builds (we hold the lock)."""
-    for p in index_dir.iterdir():
-        if p.name != keep and p.is_dir() and (p.name.startswith("gen-") or p.name.startswith(".tmp-gen-")):
-            shutil.rmtree(p, ignore_errors=True)
-    with contextlib.suppress(FileNotFoundError):
-        (index_dir / (store.CURRENT + ".tmp")).unlink()
-
-
 def build_index(corpus: Path, index_dir: Path, *, model: str | None = None, progress: bool = True,
-                on_progress: ProgressFn = ignore) -> BuildReport:
+                on_progress: ProgressFn = ignore, passage_encoder: str | None = None,
+                merge: str = "background") -> BuildReport:
     """Index every document under ``corpus`` into ``index_dir``; see the module doc for the guarantees.
 
     ``on_progress`` hears each stage (parsing file i/n, OCR page i/n, embedding chunk i/n, publishing).
+    ``passage_encoder``: int8 (default) | fp32 | torch. ``merge``: "background" (merge small segments in a
+    thread once the generation is published, when the policy asks for it), "wait" (the same, then wait),
+    or "off".
     """
+    from indexer.embedding.onnx_passage import resolve_variant
+
     t0 = time.perf_counter()
     corpus, index_dir = Path(corpus).resolve(), Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
-    with _lock(index_dir):
-        prev = store.current_generation(index_dir)
-        prev_meta, prev_files = _read_previous(prev)
-        spec = resolve_model(model)
-        report = BuildReport(str(index_dir), prev.name if prev else "", prev_meta.get("model", ""))
+    spec, variant = resolve_model(model), resolve_variant(passage_encoder)
+    with build_lock(index_dir):
+        prev = current_generation(index_dir)
+        legacy = prev is not None and is_legacy(prev)
+        manifest = Manifest.read(prev) if prev is not None and not legacy else None
+        meta = manifest.meta if manifest else {}
+        registry = read_registry(prev) if manifest else {}
+        report = BuildReport(str(index_dir), prev.name if prev else "", meta.get("model", ""))
 
         sources = {str(p.relative_to(corpus)): p for p in iter_document_files(corpus)}
-        hashes = {s: source_hash(p) for s, p in sources.items()}
-        report.skipped = [s for s in sources if s in prev_files and prev_files[s][0] == hashes[s]]
+        stats = {s: source_stat(p) for s, p in sources.items()}
+        hashes = {s: registry[s].content_hash if s in registry and registry[s].stat == stats[s]
+                  else source_hash(p) for s, p in sources.items()}
+        same_model = manifest is not None and _same_model(meta, spec, variant)
+        if not same_model:
+            if legacy:
+                report.notes.append("index format changed: rebuilding from scratch")
+            elif manifest is not None:
+                report.notes.append(f"model or passage encoder changed ({meta.get('model') or '?'}, "
+                                    f"{meta.get('passage_encoder', '?')}): re-embedding every chunk")
+                report.reencoded_all = True
+            registry = {}
+        report.skipped = [s for s in sources if s in registry and registry[s].content_hash == hashes[s]]
         todo = [s for s in sources if s not in report.skipped]
-        report.removed = [s for s in prev_files if s not in sources]
-        schema_ok = prev_meta.get("schema") == store.SCHEMA_VERSION
-
-        same_model = prev is not None and schema_ok and prev_meta.get("model_spec") == spec
-        if same_model and Path(prev_meta.get("model", "")).is_dir():
-            # same name; also the same weights? (cheap: the fingerprint is cached by file stamps)
-            from indexer.embedding.encoder import model_fingerprint
-
-            same_model = model_fingerprint(Path(prev_meta["model"])) == prev_meta.get("fingerprint")
-        encoder = None
-        if todo or not same_model:
-            from indexer.embedding.encoder import Encoder
-
-            encoder = Encoder.load(spec or None)
-            same_model = prev is not None and schema_ok and prev_meta.get("fingerprint") == encoder.fingerprint
-            report.model = encoder.name
-            if prev is not None and not same_model:
-                report.notes.append(f"model changed ({prev_meta.get('model') or '?'} → {encoder.name}): "
-                                    "re-embedding every chunk")
-        if prev is not None and same_model and not todo and not report.removed:
-            report.documents, report.chunks = int(prev_meta.get("documents", 0)), int(prev_meta.get("chunks", 0))
+        report.removed = [s for s in registry if s not in sources]
+        if manifest is not None and same_model and not todo and not report.removed:
+            if any(registry[s].stat != stats[s] for s in report.skipped):  # touched, same bytes: remember the stat
+                registry = {s: SourceEntry(e.content_hash, stats.get(s, e.stat), e.docs) for s, e in registry.items()}
+                manifest = Manifest(new_stamp(), manifest.segments, manifest.deleted, meta)
+                publish(index_dir, manifest, registry)
+                cleanup(index_dir)
+                report.generation, report.changed = manifest.generation, True
+            report.documents, report.chunks = int(meta.get("documents", 0)), int(meta.get("chunks", 0))
+            report.segments = len(manifest.segments)
             report.seconds = time.perf_counter() - t0
             return report
 
-        # parse what changed (before touching anything on disk: parsing is the slow, fallible part)
-        from tqdm import tqdm
+        from indexer.embedding.encoder import PassageEncoder
 
-        parsed: dict[str, list[Directive]] = {}
-        options = ReadOptions(ocr_cache=index_dir / OCR_CACHE, progress=progress, on_progress=on_progress)
-        for i, s in enumerate(tqdm(todo, desc="parsing", unit="file", file=sys.stderr,
-                                   disable=not progress or len(todo) < PROGRESS_MIN)):
-            on_progress(Progress("parsing", i, len(todo), s))
-            parsed[s], errs = parse_source(sources[s], corpus, options)
-            report.errors += errs
-            report.files += [FileReport.of(d) for d in parsed[s]] + [FileReport.failed(e) for e in errs]
-        on_progress(Progress("parsing", len(todo), len(todo)))
+        class Lazy:
+            """The passage encoder, loaded only when files are to be parsed (~3 s cold; a removal needs none)."""
 
-        # the new generation, private until published
-        stamp = f"gen-{time.time_ns()}"
-        tmp = index_dir / f".tmp-{stamp}"
-        tmp.mkdir()
-        db = tmp / store.DB_NAME
-        rebuild_vectors = prev is None or not same_model
-        if prev is not None and schema_ok:
-            shutil.copyfile(prev / store.DB_NAME, db)
-            index = faiss.read_index(str(prev / store.FAISS_NAME)) if not rebuild_vectors else None
+            enc: PassageEncoder | None = None
+
+            def get(self) -> PassageEncoder:
+                if self.enc is None:
+                    self.enc = PassageEncoder.load(spec or None, variant)
+                return self.enc
+
+            def embed_many(self, texts):
+                return self.get().embed_many(texts)
+
+        lazy = Lazy()
+        if todo:  # load it now, while the build holds little: its load peaks at ~0.8 GB for a moment
+            lazy.get()
+        if same_model:
+            dim, fingerprint, encoder_id, model_name = (int(meta["dim"]), meta["fingerprint"],
+                                                        meta["passage_encoder"], meta["model"])
         else:
-            index = None
-            if prev is not None:
-                report.notes.append("index format changed: rebuilding from scratch")
-                for s in report.skipped:  # reparse everything under the new schema
-                    parsed[s], errs = parse_source(sources[s], corpus, options)
-                    report.errors += errs
-                prev_files = {}
-                report.skipped, report.removed = [], []
-        con = sqlite3.connect(db)
-        con.execute("PRAGMA journal_mode = OFF")  # the file is private; durability comes from fsync + rename
-        con.execute("PRAGMA synchronous = OFF")
-        store.create_schema(con)
+            e = lazy.get()
+            dim, fingerprint, encoder_id, model_name = e.dim, e.fingerprint, e.encoder_id, e.name
+        report.model = model_name
+        ckpt = EmbedCheckpoint(index_dir, fingerprint, encoder_id)
+        segs_dir = segments_dir(index_dir)
+        segs_dir.mkdir(exist_ok=True)
 
-        removed_rowids: list[int] = []
-        kept_by_source: dict[str, list[list[str]]] = {}
-        new_rows: list[tuple[int, str]] = []
-        with con:
-            for s in report.removed + [s for s in todo if s in prev_files]:
-                # a document whose own hash is unchanged (an untouched record of an edited JSONL file) stays;
-                # a document file re-indexes whole: its sidecar may be what changed, not its bytes
+        # what stays: documents of unchanged files, and untouched records of edited JSONL files
+        replaced = set(todo) | set(report.removed)
+        live_ids = {d for s, e in registry.items() if s not in replaced for d, _, _ in e.docs}
+        live_hashes = {h for s, e in registry.items() if s not in replaced for _, h, _ in e.docs}
+        new_registry = {s: SourceEntry(e.content_hash, stats[s], e.docs) for s, e in registry.items() if s not in replaced}
+        deleted = {k: list(v) for k, v in manifest.deleted.items()} if manifest and same_model else {}
+        old_segments = list(manifest.segments) if manifest and same_model else []
+
+        writers: list[tuple[str, SegmentWriter]] = []
+        try:
+            options = ReadOptions(ocr_cache=index_dir / OCR_CACHE, progress=progress, on_progress=on_progress)
+            from tqdm import tqdm
+
+            pending: list[tuple[int, str]] = []
+            for i, s in enumerate(tqdm(todo, desc="parsing", unit="file", file=sys.stderr,
+                                       disable=not progress or len(todo) < PROGRESS_MIN)):
+                on_progress(Progress("parsing", i, len(todo), s))
+                docs, errs = parse_source(sources[s], corpus, options)
+                report.errors += errs
+                report.files += [FileReport.of(d) for d in docs] + [FileReport.failed(e) for e in errs]
+                prev_docs = {(d, h): seg for d, h, seg in registry[s].docs} if s in registry else {}
+                # only a record file keeps its untouched records; a document file re-indexes whole, because
+                # its sidecar may be what changed, not its bytes
                 records = Path(s).suffix.lower() in RECORD_SUFFIXES
-                new_docs = {(d.doc_id, d.content_hash) for d in parsed.get(s, [])} if records else set()
-                stale = [d for d, h in prev_files[s][1] if (d, h) not in new_docs]
-                removed_rowids += store.delete_documents(con, stale)
-                con.execute("DELETE FROM files WHERE source = ?", (s,))
-                kept_old = {tuple(x) for x in prev_files[s][1]} & new_docs
-                parsed[s] = [d for d in parsed.get(s, []) if (d.doc_id, d.content_hash) not in kept_old]
-                kept_by_source[s] = [list(x) for x in sorted(kept_old)]
-            for s, docs in parsed.items():
-                kept: list[list[str]] = list(kept_by_source.get(s, []))
+                kept: list[list[str]] = []
                 for d in docs:
-                    dup = con.execute("SELECT source FROM documents WHERE content_hash = ? OR doc_id = ?",
-                                      (d.content_hash, d.doc_id)).fetchone()
-                    if dup is not None:
-                        err = ParseError(s, f"duplicate of {dup[0]} (same content or id {d.doc_id})")
+                    if records and (d.doc_id, d.content_hash) in prev_docs:  # an untouched record stays
+                        kept.append([d.doc_id, d.content_hash, prev_docs.pop((d.doc_id, d.content_hash))])
+                        live_ids.add(d.doc_id)
+                        live_hashes.add(d.content_hash)
+                        continue
+                    if d.doc_id in live_ids or d.content_hash in live_hashes:
+                        err = ParseError(s, f"duplicate of an indexed document (same content or id {d.doc_id})")
                         report.errors.append(err)
                         report.files = [FileReport.failed(err) if (f.source, f.doc_id) == (s, d.doc_id) else f
                                         for f in report.files]
                         continue
-                    new_rows += store.insert_directive(con, d)
-                    kept.append([d.doc_id, d.content_hash])
+                    if not writers or writers[-1][1].n_chunks >= SEGMENT_MAX_CHUNKS:
+                        if writers:  # a very large first build: seal this part before starting the next
+                            writers[-1][1].add_vectors(_embed(lazy, pending, ckpt, report, progress, on_progress))
+                            pending = []
+                        name = new_segment_name()
+                        writers.append((name, SegmentWriter(segs_dir / f".tmp-{name}", dim)))
+                    name, w = writers[-1]
+                    pending += w.add(d)
+                    kept.append([d.doc_id, d.content_hash, name])
+                    live_ids.add(d.doc_id)
+                    live_hashes.add(d.content_hash)
+                for (doc_id, _), seg in prev_docs.items():  # previous versions: marked deleted
+                    deleted.setdefault(seg, []).append(doc_id)
                 if kept:
-                    con.execute("INSERT INTO files (source, content_hash, docs) VALUES (?,?,?)",
-                                (s, hashes[s], json.dumps(kept)))
-                    (report.updated if s in prev_files else report.added).append(s)
+                    new_registry[s] = SourceEntry(hashes[s], stats[s], kept)
+                    (report.updated if s in registry else report.added).append(s)
+            on_progress(Progress("parsing", len(todo), len(todo)))
+            for s in report.removed:
+                for doc_id, _, seg in registry[s].docs:
+                    deleted.setdefault(seg, []).append(doc_id)
+            if writers:
+                writers[-1][1].add_vectors(_embed(lazy, pending, ckpt, report, progress, on_progress))
 
-            if rebuild_vectors:
-                rows = [(r, t) for r, t in con.execute("SELECT rowid, text FROM chunks ORDER BY rowid")]
-                index = store.new_faiss(encoder.dim)
-                report.reencoded_all = prev is not None
-            else:
-                rows = new_rows
-                if removed_rowids:
-                    index.remove_ids(np.asarray(removed_rowids, dtype="int64"))
-            if rows:
-                vecs = _encode(encoder, [t for _, t in rows], progress, on_progress)
-                index.add_with_ids(vecs, np.asarray([r for r, _ in rows], dtype="int64"))
-                report.encoded = len(rows)
+            on_progress(Progress("publishing", 0, 1))
+            new_segments = []
+            for name, w in writers:
+                info = w.finish()
+                if info["n_chunks"]:
+                    os.rename(w.folder, segs_dir / name)
+                    new_segments.append(name)
+                else:
+                    shutil.rmtree(w.folder, ignore_errors=True)
+            writers = []
+            segments = [s for s in old_segments if s not in deleted or _has_live(index_dir, s, deleted[s])]
+            deleted = {s: sorted(set(v)) for s, v in deleted.items() if s in segments}
+            stamp = new_stamp()
+            meta = dict(meta) if same_model else {}
+            meta.update(model=model_name, model_spec=spec, dim=str(dim), fingerprint=fingerprint,
+                        passage_encoder=encoder_id, schema=SCHEMA_VERSION,
+                        built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), generation=stamp)
+            new_manifest = Manifest(stamp, segments + new_segments, deleted, meta)
+            from indexer.store import IndexStore
 
-            store.rebuild_vocab(con)
-            lexical_index = build_lexical(con)
-            report.documents = con.execute("SELECT count(*) FROM documents").fetchone()[0]
-            report.chunks = con.execute("SELECT count(*) FROM chunks").fetchone()[0]
-            if index.ntotal != report.chunks:
-                raise RuntimeError(f"index inconsistent: {index.ntotal} vectors for {report.chunks} chunks")
-            meta = dict(prev_meta) if not rebuild_vectors else {}
-            if encoder is not None:
-                meta.update(model=encoder.name, model_spec=spec, dim=str(encoder.dim),
-                            fingerprint=encoder.fingerprint)
-            meta.update(schema=store.SCHEMA_VERSION, built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                        documents=str(report.documents), chunks=str(report.chunks), generation=stamp)
-            con.execute("DELETE FROM meta")
-            con.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
-            report.model = meta["model"]
-        if report.removed or report.updated:
-            con.execute("VACUUM")  # keep copied generations from growing with dead pages
-        con.close()
-        on_progress(Progress("publishing", 0, 1))
-        faiss.write_index(index, str(tmp / store.FAISS_NAME))
-        save_lexical(lexical_index, tmp / LEXICAL_NAME)
-        for f in (db, tmp / store.FAISS_NAME, tmp / LEXICAL_NAME, tmp):
-            _fsync(f)
-
-        # publish: rename the finished directory, then switch CURRENT atomically
-        final = index_dir / stamp
-        os.rename(tmp, final)
-        _fsync(index_dir)
-        pointer = index_dir / (store.CURRENT + ".tmp")
-        with open(pointer, "w", encoding="utf-8") as f:
-            f.write(stamp + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(pointer, index_dir / store.CURRENT)
-        _fsync(index_dir)
-        _cleanup(index_dir, keep=stamp)
-        on_progress(Progress("publishing", 1, 1))
-
+            counts = IndexStore(index_dir / stamp, new_manifest, _open_all(index_dir, new_manifest)).counts()
+            meta.update(documents=str(counts["documents"]), chunks=str(counts["chunks"]))
+            publish(index_dir, new_manifest, new_registry)
+            cleanup(index_dir)
+            ckpt.clear()
+            on_progress(Progress("publishing", 1, 1))
+        finally:
+            for _, w in writers:  # a failed build: its private segments go, the previous generation stays
+                w.abort()
+                shutil.rmtree(w.folder, ignore_errors=True)
         report.generation, report.changed = stamp, True
-        report.seconds = time.perf_counter() - t0
-        return report
+        report.documents, report.chunks = counts["documents"], counts["chunks"]
+        report.segments = len(new_manifest.segments)
+    if merge != "off":
+        from indexer.merge import maybe_merge
+
+        if maybe_merge(index_dir, background=(merge == "background")):
+            report.merge = "started"
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _open_all(index_dir: Path, manifest: Manifest):
+    from indexer.segment import open_segment
+
+    return [open_segment(segments_dir(index_dir) / s) for s in manifest.segments]
+
+
+def _has_live(index_dir: Path, seg: str, deleted_docs: list[str]) -> bool:
+    """Whether a segment still has a document not marked deleted (else the generation drops it)."""
+    from indexer.segment import open_segment
+
+    s = open_segment(segments_dir(index_dir) / seg)
+    gone = set(deleted_docs)
+    with contextlib.closing(s.con.execute("SELECT doc_id FROM documents")) as cur:
+        return any(d not in gone for (d,) in cur)

@@ -120,6 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     add_user_parser(sub)
+
+    from indexer.cli_merge import add_parser as add_merge_parser  # merge (argparse only)
+
+    add_merge_parser(sub, DEFAULT_INDEX_DIR)
     return p
 
 

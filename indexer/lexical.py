@@ -1,193 +1,279 @@
-"""BM25 as precomputed postings: the lexical side of search at 100k chunks in milliseconds.
+"""BM25 over the postings of immutable segments, scored with the statistics of the whole live index.
 
-SQLite FTS5 ranks by scoring *every* row that matches, and an OR over Vietnamese syllables ("trẻ", "em",
-"nước" …) matches most of the corpus: 330 ms per query at 100k chunks here. Instead, each generation stores
-per-term postings with their BM25 weight already computed (CSR arrays), and a query is one ``np.bincount``
-over the postings of its terms. Terms live in two spaces, like the FTS5 columns they mirror: ``e:`` exact
-(with diacritics) and ``f:`` folded, so an accented query can weigh exact matches above folded ones.
+Each segment stores, per term, the chunks that contain it and how often (CSR arrays: ``indptr``, ``rows`` =
+segment-local chunk positions, ``tf``), and each chunk's length in both term spaces. Nothing in a segment
+depends on the rest of the index, so adding a file writes one small segment and rewrites nothing else.
+What BM25 needs globally — the number of live chunks, each term's live document frequency and the average
+length — is computed when a generation is opened and at query time, from integers, so a chunk's score is
+the same float whether the index is one freshly built segment or a base with small segments and deletion
+marks (tested against a full rebuild). Lucene keeps deleted documents in its statistics until a merge;
+here they are left out at once, which the equality with a rebuild requires.
+
+Terms live in two spaces, like the columns of the former FTS5 table: ``e:`` exact (with diacritics) and
+``f:`` folded, so an accented query can weigh exact matches above folded ones.
 
 Syllables such as "trẻ", "em", "công", "tác" are in a large share of all chunks, and scattering their
-postings one by one was most of a query's time. A term found in at least ``DENSE_SHARE`` of the chunks is
-kept instead as one dense row of 8-bit impacts (its BM25 weights quantised per term, as Lucene-style
-engines do): adding a row of 107k bytes costs ~60 µs where scattering 50k postings cost ~600 µs, and the row
-takes no more memory than the postings it replaces (1 byte per chunk against 8 per posting).
+postings one by one was most of a query's time at 100k chunks. For a term in at least ``COMMON_SHARE`` of a
+segment's chunks, the per-chunk part of its BM25 weight (which depends only on tf, the chunk's length and
+the average length) is expanded once into a dense float32 row and cached for the generation; a query then
+adds ``w·idf × row`` in one pass. The row holds exactly the values the postings would give, so which path a
+term takes never changes a score.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
-import sqlite3
+import threading
 from array import array
-from dataclasses import dataclass, field
+from collections import Counter, OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-LEXICAL_NAME = "lexical.npz"
 K1, B = 1.2, 0.75
-ACCUMULATE_ABOVE = 8  # postings per chunk in a query beyond which top() accumulates term at a time
-DENSE_SHARE = 1 / 8  # terms in at least this share of the chunks are stored as dense 8-bit impact rows
-RE_TOKEN = re.compile(r"\w+")  # what FTS5's unicode61 tokenizer (with '_' as a token char) keeps
+COMMON_SHARE = 1 / 8  # terms in at least this share of a segment's chunks are scored from cached dense rows
+COMMON_MIN_CHUNKS = 2_000  # ... in segments of at least this many chunks (small ones: postings are cheaper)
+ROW_CACHE_BYTES = 96 << 20  # dense rows kept per generation (~240 rows at 100k chunks)
+RE_TOKEN = re.compile(r"\w+")  # what FTS5's unicode61 tokenizer (with '_' as a token char) kept
+SPACES = ("e:", "f:")
+FILES = ("terms.json", "indptr.npy", "rows.npy", "tf.npy", "dl.npy")
 
 
 def tokens(column_text: str) -> list[str]:
     return RE_TOKEN.findall(column_text.lower())
 
 
+class PostingsBuilder:
+    """Collects the terms of a segment's chunks in local order; ``finish`` sorts them into CSR arrays.
+
+    One Counter per chunk and space (counting runs in C) and one dict look-up per *distinct* term, never a
+    Python step per occurrence; the sort is one numpy argsort over (term, chunk) keys.
+    """
+
+    def __init__(self) -> None:
+        self.vocab: dict[str, int] = {}
+        self._term = array("i")
+        self._row = array("i")
+        self._tf = array("H")
+        self._dl = array("I")
+        self.n = 0
+
+    def add(self, exact_column: str, folded_column: str) -> int:
+        """Add the next chunk (its two FTS-style columns); returns its local position."""
+        pos = self.n
+        vocab = self.vocab
+        for prefix, col in zip(SPACES, (exact_column, folded_column), strict=True):
+            counts = Counter(tokens(col))
+            self._dl.append(sum(counts.values()))
+            ids = [vocab.setdefault(prefix + t, len(vocab)) for t in counts]
+            self._term.extend(ids)
+            self._tf.extend(min(n, 0xFFFF) for n in counts.values())
+            self._row.extend([pos] * len(ids))
+        self.n += 1
+        return pos
+
+    def finish(self, new_pos: np.ndarray | None = None) -> SegmentPostings:
+        """CSR arrays; ``new_pos`` renumbers the chunks (chunk added i-th goes to position new_pos[i])."""
+        terms = np.frombuffer(self._term, dtype=np.int32) if len(self._term) else np.zeros(0, np.int32)
+        rows = np.frombuffer(self._row, dtype=np.int32) if len(self._row) else np.zeros(0, np.int32)
+        tf = np.frombuffer(self._tf, dtype=np.uint16) if len(self._tf) else np.zeros(0, np.uint16)
+        dl = (np.frombuffer(self._dl, dtype=np.uint32).reshape(-1, 2) if self.n else np.zeros((0, 2), np.uint32))
+        if new_pos is not None:
+            rows = new_pos.astype(np.int32)[rows]
+            moved = np.empty_like(dl)
+            moved[new_pos] = dl
+            dl = moved
+        key = terms.astype(np.int64) * max(self.n, 1) + rows
+        order = np.argsort(key)  # keys are unique (one posting per term and chunk): no need for a stable sort
+        del key
+        indptr = np.zeros(len(self.vocab) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(terms, minlength=len(self.vocab)), out=indptr[1:])
+        rows, tf = rows[order], tf[order]
+        del order
+        return SegmentPostings(dict(self.vocab), indptr, rows, _narrow(tf), dl.copy())
+
+
+def _narrow(tf: np.ndarray) -> np.ndarray:
+    return tf.astype(np.uint16) if not len(tf) or int(tf.max()) <= 0xFFFF else tf.astype(np.uint32)
+
+
 @dataclass
-class LexicalIndex:
+class SegmentPostings:
+    """The postings of one segment (immutable once written)."""
+
     terms: dict[str, int]  # "e:đuối_nước" / "f:duoi_nuoc" → term id
     indptr: np.ndarray  # int64, len(terms) + 1
-    rows: np.ndarray  # int32 chunk rowids, postings of term i at indptr[i]:indptr[i+1]
-    weights: np.ndarray  # float32 BM25 weight of each posting (idf × saturated, length-normalised tf)
-    size: int  # max rowid + 1
-    # common terms, out of the CSR arrays: term id → row of ``dense`` (uint8 impacts × ``dense_scale``)
-    dense_of: dict[int, int] = field(default_factory=dict)
-    dense: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.uint8))
-    dense_scale: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
-    dense_df: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    rows: np.ndarray  # int32 local chunk positions, sorted within each term
+    tf: np.ndarray  # uint16 term frequency of each posting
+    dl: np.ndarray  # (n_chunks, 2) uint32: chunk length in the exact and the folded space
+
+    @property
+    def n(self) -> int:
+        return int(self.dl.shape[0])
+
+    def span(self, key: str) -> tuple[int, int] | None:
+        i = self.terms.get(key)
+        return None if i is None else (int(self.indptr[i]), int(self.indptr[i + 1]))
+
+    def save(self, folder: Path) -> None:
+        (folder / "terms.json").write_text(json.dumps(list(self.terms), ensure_ascii=False), encoding="utf-8")
+        for name, arr in (("indptr", self.indptr), ("rows", self.rows), ("tf", self.tf), ("dl", self.dl)):
+            np.save(folder / f"{name}.npy", arr)
+
+    @classmethod
+    def load(cls, folder: Path) -> SegmentPostings:
+        keys = json.loads((folder / "terms.json").read_text(encoding="utf-8"))
+        arr = {n: np.load(folder / f"{n}.npy", mmap_mode="r") for n in ("indptr", "rows", "tf", "dl")}
+        return cls({k: i for i, k in enumerate(keys)}, arr["indptr"], arr["rows"], arr["tf"], arr["dl"])
+
+    def rows_of_term(self, term_id: int) -> np.ndarray:
+        return self.rows[self.indptr[term_id]:self.indptr[term_id + 1]]
+
+
+def merge_postings(parts: list[tuple[SegmentPostings, np.ndarray]], n_out: int) -> SegmentPostings:
+    """Postings of a merged segment: ``parts`` = (postings, new local position of each old row or −1 if dropped)."""
+    vocab: dict[str, int] = {}
+    terms_l, rows_l, tf_l = [], [], []
+    dl = np.zeros((n_out, 2), dtype=np.uint32)
+    for p, new_pos in parts:
+        keep_row = new_pos >= 0
+        dl[new_pos[keep_row]] = p.dl[keep_row]
+        remap = np.fromiter((vocab.setdefault(k, len(vocab)) for k in p.terms), dtype=np.int32, count=len(p.terms))
+        term_of = np.repeat(remap, np.diff(np.asarray(p.indptr)))
+        new_rows = new_pos[np.asarray(p.rows)]
+        keep = new_rows >= 0
+        terms_l.append(term_of[keep])
+        rows_l.append(new_rows[keep].astype(np.int32))
+        tf_l.append(np.asarray(p.tf)[keep].astype(np.uint32))
+    terms = np.concatenate(terms_l) if terms_l else np.zeros(0, np.int32)
+    rows = np.concatenate(rows_l) if rows_l else np.zeros(0, np.int32)
+    tf = np.concatenate(tf_l) if tf_l else np.zeros(0, np.uint32)
+    counts = np.bincount(terms, minlength=len(vocab)) if len(vocab) else np.zeros(0, np.int64)
+    # terms no live chunk has any more are dropped, so a merged segment equals one written from scratch
+    alive = np.flatnonzero(counts > 0)
+    new_id = np.full(len(vocab), -1, dtype=np.int64)
+    new_id[alive] = np.arange(len(alive))
+    keys = list(vocab)
+    terms = new_id[terms]
+    order = np.argsort(terms * max(n_out, 1) + rows, kind="stable")
+    indptr = np.zeros(len(alive) + 1, dtype=np.int64)
+    np.cumsum(counts[alive], out=indptr[1:])
+    return SegmentPostings({keys[i]: j for j, i in enumerate(alive)}, indptr, rows[order], _narrow(tf[order]), dl)
+
+
+class LexicalView:
+    """BM25 over the live chunks of several segments, as if they were one index.
+
+    ``segments``: (postings, rowids, live) per segment — rowids sorted (local position i is chunk rowids[i]),
+    live a bool mask or None when nothing in the segment is deleted.
+    """
+
+    def __init__(self, segments: list[tuple[SegmentPostings, np.ndarray, np.ndarray | None]]):
+        self.segments = segments
+        self.n_chunks = sum(int(p.n if live is None else np.count_nonzero(live)) for p, _, live in segments)
+        total = np.zeros(2, dtype=np.int64)
+        for p, _, live in segments:
+            dl = np.asarray(p.dl, dtype=np.int64)
+            total += (dl if live is None else dl[live]).sum(axis=0) if len(dl) else 0
+        n = max(self.n_chunks, 1)
+        self.avgdl = [float(total[0]) / n or 1.0, float(total[1]) / n or 1.0]
+        # per chunk, the length part of BM25's denominator, for each space
+        self._norm = [[(K1 * (1 - B + B * np.asarray(p.dl[:, s], dtype=np.float32) / np.float32(self.avgdl[s])))
+                       .astype(np.float32) for s in range(2)] for p, _, _ in segments]
+        self._df: dict[str, int] = {}
+        self._rows: OrderedDict[tuple[int, str], np.ndarray] = OrderedDict()
+        self._rows_bytes = 0
+        self._lock = threading.Lock()
 
     def df(self, key: str) -> int:
-        i = self.terms.get(key)
-        if i is None:
-            return 0
-        r = self.dense_of.get(i)
-        return int(self.dense_df[r]) if r is not None else int(self.indptr[i + 1] - self.indptr[i])
+        """Live chunks containing ``key`` (with its space prefix)."""
+        got = self._df.get(key)
+        if got is None:
+            got = 0
+            for p, _, live in self.segments:
+                sp = p.span(key)
+                if sp is not None:
+                    got += (sp[1] - sp[0]) if live is None else int(np.count_nonzero(live[p.rows[sp[0]:sp[1]]]))
+            if len(self._df) > 200_000:
+                self._df.clear()
+            self._df[key] = got
+        return got
 
-    def top(self, weighted: list[tuple[str, float]], limit: int, allowed: set[int] | None = None) -> dict[int, float]:
-        """The ``limit`` best rowids for a weighted bag of terms (keys with their space prefix).
+    def idf(self, df: int) -> float:
+        return math.log1p((self.n_chunks - df + 0.5) / (df + 0.5))  # Lucene's idf: always positive
 
-        Short posting lists: one ``np.bincount`` over their concatenation. Long ones (a query full of
-        syllables found in most chunks, ~1.5M postings at 100k): term at a time into a float32 accumulator
-        instead of concatenating them; a term's rows are unique, so fancy-index ``+=`` loses nothing.
-        Measured at 100k synthetic chunks over the 63 gold queries: p50 4.0 → 4.4 ms, p95 17.6 → 11.8 ms.
+    def _weights(self, s: int, key: str, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+        """Local rows and the per-chunk BM25 part tf·(k1+1)/(tf + norm) of one term in segment ``s``."""
+        p = self.segments[s][0]
+        rows = np.asarray(p.rows[a:b])
+        tf = np.asarray(p.tf[a:b]).astype(np.float32)
+        norm = self._norm[s][SPACES.index(key[:2])]
+        return rows, tf * np.float32(K1 + 1) / (tf + norm[rows])
+
+    def _dense_row(self, s: int, key: str, a: int, b: int) -> np.ndarray:
+        with self._lock:
+            got = self._rows.get((s, key))
+            if got is not None:
+                self._rows.move_to_end((s, key))
+                return got
+        rows, w = self._weights(s, key, a, b)
+        row = np.zeros(self.segments[s][0].n, dtype=np.float32)
+        row[rows] = w
+        with self._lock:
+            self._rows[(s, key)] = row
+            self._rows_bytes += row.nbytes
+            while self._rows_bytes > ROW_CACHE_BYTES and len(self._rows) > 1:
+                _, old = self._rows.popitem(last=False)
+                self._rows_bytes -= old.nbytes
+        return row
+
+    def top(self, weighted: list[tuple[str, float]], limit: int,
+            allowed: list[np.ndarray | None] | None = None) -> dict[int, float]:
+        """The ``limit`` best rowids for a weighted bag of terms, best first (ties: lower rowid first).
+
+        ``allowed``: per segment a bool mask of the chunks that may be returned (None: all).
         """
-        spans, rows = [], []
+        scores: list[np.ndarray | None] = [None] * len(self.segments)
         for key, w in weighted:
-            i = self.terms.get(key)
-            if i is None or w == 0:
+            if w == 0:
                 continue
-            r = self.dense_of.get(i)
-            if r is not None:
-                rows.append((r, np.float32(w * self.dense_scale[r])))
-            else:
-                spans.append((int(self.indptr[i]), int(self.indptr[i + 1]), np.float32(w)))
-        if not spans and not rows:
+            df = self.df(key)
+            if df == 0:
+                continue
+            c = np.float32(w * self.idf(df))
+            for s, (p, _, _) in enumerate(self.segments):
+                sp = p.span(key)
+                if sp is None:
+                    continue
+                a, b = sp
+                if scores[s] is None:
+                    scores[s] = np.zeros(p.n, dtype=np.float32)
+                if p.n >= COMMON_MIN_CHUNKS and b - a >= COMMON_SHARE * p.n:
+                    scores[s] += c * self._dense_row(s, key, a, b)
+                else:
+                    rows, part = self._weights(s, key, a, b)
+                    scores[s][rows] += c * part  # a term's rows are unique: nothing is lost
+        got_ids, got_scores = [], []
+        for s, sc in enumerate(scores):
+            if sc is None:
+                continue
+            _, rowids, live = self.segments[s]
+            ok = sc > 0
+            if live is not None:
+                ok &= live
+            if allowed is not None and allowed[s] is not None:
+                ok &= allowed[s]
+            hit = np.flatnonzero(ok)
+            if len(hit) > limit:  # keep every tie of the limit-th score: the final order decides among them
+                kth = -np.partition(-sc[hit], limit - 1)[limit - 1]
+                hit = hit[sc[hit] >= kth]
+            got_ids.append(np.asarray(rowids)[hit])
+            got_scores.append(sc[hit])
+        if not got_ids:
             return {}
-        if not spans:
-            scores = np.zeros(self.size, dtype=np.float32)
-        elif sum(b - a for a, b, _ in spans) <= ACCUMULATE_ABOVE * self.size:
-            scores = np.bincount(np.concatenate([self.rows[a:b] for a, b, _ in spans]),
-                                 weights=np.concatenate([self.weights[a:b] * w for a, b, w in spans]),
-                                 minlength=self.size)
-        else:
-            scores = np.zeros(self.size, dtype=np.float32)
-            for a, b, w in spans:
-                scores[self.rows[a:b]] += self.weights[a:b] * w
-        for r, w in rows:
-            scores += self.dense[r] * w
-        if allowed is not None:
-            mask = np.zeros(self.size, dtype=bool)
-            mask[np.fromiter((i for i in allowed if 0 <= i < self.size), dtype=np.int64)] = True
-            scores[~mask] = 0.0
-        hit = np.flatnonzero(scores > 0)
-        if len(hit) > limit:
-            hit = hit[np.argpartition(-scores[hit], limit - 1)[:limit]]
-        hit = hit[np.argsort(-scores[hit], kind="stable")]
-        return {int(i): float(scores[i]) for i in hit}
-
-
-def build_lexical(con: sqlite3.Connection, dense_share: float = DENSE_SHARE) -> LexicalIndex:
-    """Postings of every chunk's exact and folded terms, from the FTS table the build just wrote.
-
-    Vectorised: (term, row) pairs go through ``np.unique`` to get term frequencies, so 100k chunks cost
-    seconds and a few hundred MB, not millions of Python tuples.
-    """
-    vocab: dict[str, int] = {}
-    term_ids = array("q")
-    row_ids = array("q")
-    lengths: dict[str, dict[int, int]] = {"e:": {}, "f:": {}}
-    for rowid, e, f in con.execute("SELECT rowid, exact, folded FROM chunks_fts ORDER BY rowid"):
-        for prefix, col in (("e:", e), ("f:", f)):
-            toks = tokens(col or "")
-            lengths[prefix][int(rowid)] = len(toks)
-            for t in toks:
-                term_ids.append(vocab.setdefault(prefix + t, len(vocab)))
-                row_ids.append(int(rowid))
-    if not vocab:
-        return LexicalIndex({}, np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64),
-                        np.zeros(0, dtype=np.float32), 1)
-    terms = np.frombuffer(term_ids, dtype=np.int64)
-    rows = np.frombuffer(row_ids, dtype=np.int64)
-    size = int(rows.max()) + 1
-    pair, tf = np.unique(terms * size + rows, return_counts=True)  # sorted by term, then row
-    p_term, p_row = pair // size, pair % size
-    keys = list(vocab)
-    is_exact = np.fromiter((k.startswith("e:") for k in keys), dtype=bool, count=len(keys))
-    weights = np.empty(len(pair), dtype=np.float64)
-    for prefix, exact in (("e:", True), ("f:", False)):
-        dl = np.zeros(size, dtype=np.float64)
-        for r, n in lengths[prefix].items():
-            dl[r] = n
-        n_docs = len(lengths[prefix])
-        avgdl = (dl.sum() / n_docs) if n_docs else 1.0
-        sel = is_exact[p_term] == exact
-        df = np.bincount(p_term[sel], minlength=len(keys)).astype(np.float64)
-        idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))  # Lucene's idf: always positive
-        t = tf[sel].astype(np.float64)
-        norm = K1 * (1 - B + B * dl[p_row[sel]] / (avgdl or 1.0))
-        weights[sel] = idf[p_term[sel]] * t * (K1 + 1) / (t + norm)
-    indptr = np.zeros(len(keys) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(p_term, minlength=len(keys)), out=indptr[1:])
-    return densify(LexicalIndex({k: i for i, k in enumerate(keys)}, indptr, p_row.astype(np.int32),
-                                weights.astype(np.float32), size), dense_share)
-
-
-def densify(lx: LexicalIndex, share: float = DENSE_SHARE) -> LexicalIndex:
-    """Move the postings of terms found in at least ``share`` of the chunks into dense 8-bit impact rows.
-
-    Each row is quantised on its own scale (its largest weight / 255); a chunk that has the term never rounds
-    to 0, so the matching set is unchanged. Scores move by at most half a step per term (tested).
-    """
-    if lx.dense_of or not len(lx.rows):
-        return lx
-    df = np.diff(lx.indptr)
-    n_chunks = int(np.count_nonzero(np.bincount(lx.rows, minlength=lx.size)))
-    common = np.flatnonzero(df >= max(share * n_chunks, 1))
-    if not len(common):
-        return lx
-    dense = np.zeros((len(common), lx.size), dtype=np.uint8)
-    scale = np.empty(len(common), dtype=np.float32)
-    for r, t in enumerate(common):
-        a, b = int(lx.indptr[t]), int(lx.indptr[t + 1])
-        w = lx.weights[a:b]
-        scale[r] = float(w.max()) / 255 or 1.0
-        dense[r, lx.rows[a:b]] = np.clip(np.rint(w / scale[r]), 1, 255)
-    keep = np.ones(len(df), dtype=bool)
-    keep[common] = False
-    postings = np.repeat(keep, df)
-    indptr = np.zeros_like(lx.indptr)
-    np.cumsum(np.where(keep, df, 0), out=indptr[1:])
-    return LexicalIndex(lx.terms, indptr, lx.rows[postings], lx.weights[postings], lx.size,
-                        {int(t): r for r, t in enumerate(common)}, dense, scale, df[common].astype(np.int64))
-
-
-def save_lexical(lx: LexicalIndex, path: Path) -> None:
-    with open(path, "wb") as f:
-        np.savez(f, indptr=lx.indptr, rows=lx.rows, weights=lx.weights, size=np.int64(lx.size),
-                 terms=np.frombuffer(json.dumps(list(lx.terms), ensure_ascii=False).encode("utf-8"), dtype=np.uint8),
-                 dense_terms=np.array(sorted(lx.dense_of, key=lx.dense_of.__getitem__), dtype=np.int64),
-                 dense=lx.dense, dense_scale=lx.dense_scale, dense_df=lx.dense_df)
-
-
-def load_lexical(path: Path) -> LexicalIndex:
-    """The postings as saved; a file from before dense rows existed is densified on load."""
-    with np.load(path) as z:
-        keys = json.loads(z["terms"].tobytes().decode("utf-8"))
-        lx = LexicalIndex({k: i for i, k in enumerate(keys)}, z["indptr"], z["rows"], z["weights"], int(z["size"]))
-        if "dense_terms" not in z:
-            return densify(lx)
-        lx.dense_of = {int(t): r for r, t in enumerate(z["dense_terms"])}
-        lx.dense, lx.dense_scale, lx.dense_df = z["dense"], z["dense_scale"], z["dense_df"]
-        return lx
+        ids, sc = np.concatenate(got_ids), np.concatenate(got_scores)
+        order = np.lexsort((ids, -sc))[:limit]
+        return {int(ids[i]): float(sc[i]) for i in order}

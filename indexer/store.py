@@ -1,20 +1,15 @@
-"""The on-disk index: one directory, immutable generations, a ``CURRENT`` pointer.
+"""The on-disk index as one read-only view: the live segments of the current generation.
 
-Layout::
-
-    index_dir/CURRENT            name of the live generation (switched with os.replace: atomic)
-    index_dir/gen-<stamp>/index.sqlite   documents, chunks, FTS5 (exact + folded terms), vocabulary, meta
-    index_dir/gen-<stamp>/vectors.faiss  IndexIDMap2(IndexFlatIP) of L2-normalised chunk vectors, ids = chunk rowids
-
-A generation is never modified once published, so readers open it read-only and ``immutable`` (no locks),
-and a build killed at any moment leaves the previous generation untouched.
+Storage is described in ``indexer/generation.py`` (generations, deletion marks, ``CURRENT``) and
+``indexer/segment.py`` (immutable segments). :class:`IndexStore` answers every question the search stage
+asks — documents, chunks, vectors, BM25, vocabulary — over all live segments at once, leaving out deleted
+documents, so callers never see segments. Segments are opened once per process and shared by successive
+generations, so switching to a generation that adds one small segment costs milliseconds.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
-import re
 import sqlite3
 import threading
 from collections import Counter
@@ -23,106 +18,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 
-from indexer.int8_scan import Int8Scan
-from indexer.lexical import LEXICAL_NAME, LexicalIndex, load_lexical
+from indexer.generation import (
+    CURRENT,
+    IndexNotFound,
+    Manifest,
+    current_generation,
+    is_legacy,
+    segments_dir,
+)
+from indexer.lexical import LexicalView
 from indexer.models import Chunk, Directive, IngestInfo, LegalRef, Metadata, Unit
-from indexer.textnorm import fold
+from indexer.segment import Segment, directive_data, open_segment, segment_texts
+from indexer.terms import fold_lower, fts_columns, segments, terms_of, vocab_counts
 
-CURRENT = "CURRENT"
-DB_NAME = "index.sqlite"
-FAISS_NAME = "vectors.faiss"
-SCHEMA_VERSION = "1"
-INT8_SCAN_FROM = 20_000  # vectors from which dense search scans int8 codes and re-scores (indexer/int8_scan.py)
+__all__ = ["CURRENT", "IndexNotFound", "IndexStore", "StoredChunk", "current_generation", "fold_lower",
+           "fts_columns", "segments", "terms_of"]
+
+SCHEMA_VERSION = "2"
+INT8_SCAN_FROM = 20_000  # vectors from which a segment is scanned as int8 codes and re-scored (indexer/int8_scan.py)
 RESCORE = 8  # ... re-scoring this many times the rows asked for (at least RESCORE_MIN) with float32 vectors
 RESCORE_MIN = 1_000
 
-# letters/digits (no underscore: "_" joins bigrams); segments break at punctuation so bigrams never span "; ".
-_WORD = re.compile(r"[^\W_]+")
-_SEGMENT = re.compile(r"[^\W_]+(?:[ \t\u00a0]+[^\W_]+)*")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS files (
-    source TEXT PRIMARY KEY, content_hash TEXT NOT NULL, docs TEXT NOT NULL  -- JSON [[doc_id, content_hash]]
-);
-CREATE TABLE IF NOT EXISTS documents (
-    doc_id TEXT PRIMARY KEY, source TEXT NOT NULL, content_hash TEXT NOT NULL,
-    title TEXT, issuer TEXT, issuer_folded TEXT, place TEXT, place_folded TEXT, level TEXT,
-    province TEXT, province_current TEXT, doc_type TEXT, number TEXT, date TEXT, year INTEGER,
-    subject TEXT, json TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS documents_source ON documents(source);
-CREATE TABLE IF NOT EXISTS chunks (
-    rowid INTEGER PRIMARY KEY AUTOINCREMENT, chunk_id TEXT UNIQUE NOT NULL,
-    doc_id TEXT NOT NULL REFERENCES documents(doc_id), ord INTEGER NOT NULL,
-    path TEXT, headings TEXT, text TEXT NOT NULL, kind TEXT, section_kind TEXT,
-    agency TEXT, agency_folded TEXT, start INTEGER, "end" INTEGER
-);
-CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    exact, folded, tokenize = "unicode61 remove_diacritics 0 tokenchars '_'"
-);
-CREATE TABLE IF NOT EXISTS vocab (folded TEXT NOT NULL, accented TEXT NOT NULL, n INTEGER NOT NULL,
-                                  PRIMARY KEY (folded, accented)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS bigrams (folded TEXT NOT NULL, accented TEXT NOT NULL, n INTEGER NOT NULL,
-                                    PRIMARY KEY (folded, accented)) WITHOUT ROWID;
-"""
-
-
-class IndexNotFound(FileNotFoundError):
-    """No usable index at the given directory (never built, or built elsewhere)."""
-
-
-# --- terms -------------------------------------------------------------------------------------------------
-
-def fold_lower(s: str) -> str:
-    """Lower-case and strip diacritics (đ→d); length-preserving, so offsets carry over."""
-    return fold(s.lower())
-
-
-def segments(text: str) -> list[list[str]]:
-    """Lower-cased syllables, grouped in runs not broken by punctuation."""
-    return [_WORD.findall(m.group(0).lower()) for m in _SEGMENT.finditer(text)]
-
-
-def terms_of(segs: Iterable[list[str]]) -> list[str]:
-    """Syllables plus adjacent-syllable bigrams ("đuối nước" → đuối, nước, đuối_nước)."""
-    out: list[str] = []
-    for seg in segs:
-        out += seg
-        out += [f"{a}_{b}" for a, b in itertools.pairwise(seg)]
-    return out
-
-
-def fts_columns(text: str) -> tuple[str, str]:
-    """The FTS5 row for a chunk: exact terms and folded terms."""
-    segs = segments(text)
-    exact = " ".join(terms_of(segs))
-    return exact, fold(exact)
-
-
-# --- generations -------------------------------------------------------------------------------------------
-
-def current_generation(index_dir: Path) -> Path | None:
-    """The live generation directory, or None when no complete index exists."""
-    try:
-        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    gen = index_dir / name
-    if not name or "/" in name or not (gen / DB_NAME).is_file():
-        return None
-    return gen
-
-
-def create_schema(con: sqlite3.Connection) -> None:
-    con.executescript(SCHEMA)
-
-
-# --- reading -----------------------------------------------------------------------------------------------
+# --- reading documents ---------------------------------------------------------------------------------------
 
 def _unit(d: dict[str, Any]) -> Unit:
     kids = [_unit(c) for c in d.get("children", [])]
@@ -135,7 +55,7 @@ def _ref(d: dict[str, Any] | None) -> LegalRef | None:
 
 
 def directive_from_dict(d: dict[str, Any]) -> Directive:
-    """Rebuild a Directive from ``Directive.to_dict(with_text=True)``."""
+    """Rebuild a Directive from ``Directive.to_dict(with_text=True)`` (plus its ``offsets``)."""
     m = dict(d["metadata"])
     m.pop("title", None)
     m["implements"] = _ref(m.get("implements"))
@@ -151,15 +71,9 @@ def directive_from_dict(d: dict[str, Any]) -> Directive:
     )
 
 
-def directive_json(d: Directive) -> str:
-    data = d.to_dict(with_text=True)
-    data["offsets"] = d.offsets
-    return json.dumps(data, ensure_ascii=False)
-
-
 @dataclass
 class StoredChunk:
-    """A chunk as stored: the shared ``Chunk`` plus its FAISS id."""
+    """A chunk as stored: the shared ``Chunk`` plus its rowid (stable for this version of its document)."""
 
     rowid: int
     chunk: Chunk
@@ -174,46 +88,96 @@ def _chunk_row(r: sqlite3.Row) -> StoredChunk:
 
 
 CHUNK_COLS = 'rowid, chunk_id, doc_id, path, headings, text, kind, section_kind, agency, start, "end"'
+DOC_COLS = ("doc_id, source, content_hash, title, issuer, place, level, province, province_current, doc_type, "
+            "number, date, year, subject, n_chunks")
+
+
+def dot(m: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Row-by-row cosines that do not depend on which matrix a row sits in (BLAS gemv's do, in the last bit,
+    by the row's position), so a chunk scores the same in a small segment as in a full rebuild's one."""
+    return np.einsum("ij,j->i", m, q) if len(m) else np.zeros(0, np.float32)
+
+
+def _in(ids: list, size: int = 500) -> Iterator[tuple[list, str]]:
+    for i in range(0, len(ids), size):
+        part = ids[i:i + size]
+        yield part, ",".join("?" * len(part))
 
 
 class IndexStore:
-    """Read-only view of one published generation."""
+    """Read-only view of one published generation (all its live segments)."""
 
-    def __init__(self, gen_dir: Path, con: sqlite3.Connection, faiss_index: faiss.Index,
-                 lexical: LexicalIndex | None = None, int8_from: int = INT8_SCAN_FROM):
+    def __init__(self, gen_dir: Path, manifest: Manifest, segs: list[Segment], int8_from: int = INT8_SCAN_FROM):
         self.gen_dir = gen_dir
-        self.con = con
-        self.faiss = faiss_index
-        self.lexical = lexical  # BM25 postings; None for a generation written before they existed (FTS5 then)
-        # the flat index's vectors as a numpy view (no copy): top-k and lookups are single numpy operations,
-        # cheaper than FAISS's per-id reconstruct (9 ms for 800 ids at 100k) and its single-query search
-        flat = faiss.downcast_index(faiss_index.index) if hasattr(faiss_index, "index") else faiss_index
-        n, d = int(flat.ntotal), int(flat.d)
-        self._matrix = (faiss.rev_swig_ptr(flat.get_xb(), n * d).reshape(n, d) if n
-                        else np.zeros((0, d), dtype="float32"))
-        self._ids = faiss.vector_to_array(faiss_index.id_map).astype(np.int64) if n else np.zeros(0, np.int64)
-        self._pos = np.full(int(self._ids.max()) + 1 if n else 1, -1, dtype=np.int64)
-        self._pos[self._ids] = np.arange(n)
+        self.manifest = manifest
+        self.meta: dict[str, str] = dict(manifest.meta)
+        self.segments = segs
         self._int8_from = int8_from
-        self._scan: Int8Scan | None = None
-        self._scan_lock = threading.Lock()
-        self.meta: dict[str, str] = dict(con.execute("SELECT key, value FROM meta").fetchall())
+        self.live: list[np.ndarray | None] = []  # per segment: bool mask of live chunks, None = all live
+        self._deleted_rowids: list[list[int]] = []
+        docs: list[sqlite3.Row] = []
+        for seg in segs:
+            gone = manifest.deleted.get(seg.name, [])
+            dead: list[int] = []
+            for part, marks in _in(gone):
+                dead += [r[0] for r in seg.con.execute(f"SELECT rowid FROM chunks WHERE doc_id IN ({marks})", part)]
+            self._deleted_rowids.append(dead)
+            if dead:
+                live = np.ones(seg.n, dtype=bool)
+                live[seg.positions(np.asarray(dead, dtype=np.int64))] = False
+                self.live.append(live)
+            else:
+                self.live.append(None)
+            gone_set = set(gone)
+            docs += [r for r in seg.con.execute(f"SELECT {DOC_COLS} FROM documents") if r["doc_id"] not in gone_set]
+        docs.sort(key=lambda r: r["doc_id"])
+        self._docs = docs
+        self._doc_seg: dict[str, int] = {}
+        for i, seg in enumerate(segs):
+            gone_set = set(manifest.deleted.get(seg.name, []))
+            for (doc_id,) in seg.con.execute("SELECT doc_id FROM documents"):
+                if doc_id not in gone_set:
+                    self._doc_seg[doc_id] = i
+        self._lexical: LexicalView | None = None
+        self._vocab_lock = threading.Lock()
+        self._deleted_vocab: tuple[Counter[str], Counter[str]] | None = None
+
+    @property
+    def lexical(self) -> LexicalView:
+        """BM25 over the live segments, built on first use (a build counting chunks never needs it)."""
+        if self._lexical is None:
+            with self._vocab_lock:
+                if self._lexical is None:
+                    self._lexical = LexicalView([(s.postings, s.rowids, live)
+                                                 for s, live in zip(self.segments, self.live, strict=True)])
+        return self._lexical
 
     @classmethod
     def open(cls, index_dir: Path | str, *, int8_from: int = INT8_SCAN_FROM) -> IndexStore:
         index_dir = Path(index_dir)
-        gen = current_generation(index_dir)
-        if gen is None:
-            raise IndexNotFound(f"no index at {index_dir} (build one: directives index --corpus DIR "
-                                f"--index-dir {index_dir})")
-        con = sqlite3.connect(f"file:{gen / DB_NAME}?mode=ro&immutable=1", uri=True, check_same_thread=False)
-        con.row_factory = sqlite3.Row
-        idx = faiss.read_index(str(gen / FAISS_NAME))
-        lx = load_lexical(gen / LEXICAL_NAME) if (gen / LEXICAL_NAME).is_file() else None
-        return cls(gen, con, idx, lx, int8_from)
+        for attempt in range(20):
+            gen = current_generation(index_dir)
+            if gen is None:
+                raise IndexNotFound(f"no index at {index_dir} (build one: directives index --corpus DIR "
+                                    f"--index-dir {index_dir})")
+            if is_legacy(gen):
+                raise IndexNotFound(f"the index at {index_dir} was written by an older version (one database "
+                                    f"per generation); rebuild it: directives index --corpus DIR --index-dir "
+                                    f"{index_dir}")
+            try:
+                manifest = Manifest.read(gen)
+                segs = [open_segment(segments_dir(index_dir) / name) for name in manifest.segments]
+                return cls(gen, manifest, segs, int8_from)
+            except (FileNotFoundError, sqlite3.OperationalError):
+                # a newer generation was published (a merge) and this one's files removed while we opened
+                # it: read CURRENT again, as Lucene does when a commit point vanishes under a reader
+                if attempt == 19 or current_generation(index_dir) == gen:
+                    raise
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
-        self.con.close()
+        """Drop this view; segments close when no generation in the process uses them any more."""
+        self.segments = []
 
     # metadata about the index
     @property
@@ -226,176 +190,279 @@ class IndexStore:
 
     # documents
     def documents(self) -> list[sqlite3.Row]:
-        """Document rows (metadata columns, no JSON), in doc_id order."""
-        return self.con.execute(
-            "SELECT doc_id, source, title, issuer, place, level, province, province_current, doc_type, number, "
-            "date, year, subject, (SELECT count(*) FROM chunks c WHERE c.doc_id = d.doc_id) AS n_chunks "
-            "FROM documents d ORDER BY doc_id").fetchall()
+        """Document rows (metadata columns and n_chunks, no JSON), in doc_id order."""
+        return list(self._docs)
+
+    def _doc_segment(self, doc_id: str) -> Segment | None:
+        i = self._doc_seg.get(doc_id)
+        return None if i is None else self.segments[i]
 
     def document_row(self, doc_id: str) -> sqlite3.Row | None:
-        return self.con.execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        seg = self._doc_segment(doc_id)
+        return None if seg is None else seg.con.execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
 
     def document(self, doc_id: str) -> Directive | None:
-        r = self.con.execute("SELECT json FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
-        return directive_from_dict(json.loads(r[0])) if r else None
+        seg = self._doc_segment(doc_id)
+        if seg is None:
+            return None
+        r = seg.con.execute("SELECT json FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        return directive_from_dict(directive_data(r[0])) if r else None
 
     # chunks
+    def _is_live(self, s: int, rowid: int) -> bool:
+        live = self.live[s]
+        if live is None:
+            return True
+        pos = self.segments[s].positions(np.asarray([rowid], dtype=np.int64))[0]
+        return pos >= 0 and bool(live[pos])
+
     def chunk(self, chunk_id: str) -> StoredChunk | None:
-        r = self.con.execute(f"SELECT {CHUNK_COLS} FROM chunks WHERE chunk_id = ?", (chunk_id,)).fetchone()
-        return _chunk_row(r) if r else None
+        for s, seg in enumerate(self.segments):
+            r = seg.con.execute(f"SELECT {CHUNK_COLS} FROM chunks WHERE chunk_id = ?", (chunk_id,)).fetchone()
+            if r is not None and self._is_live(s, r["rowid"]):
+                return _chunk_row(r)
+        return None
+
+    def _by_segment(self, rowids: Iterable[int]) -> Iterator[tuple[int, list[int]]]:
+        """Live rowids grouped by the segment that holds them."""
+        ids = np.fromiter(dict.fromkeys(int(i) for i in rowids), dtype=np.int64)
+        if not len(ids):
+            return
+        for s, seg in enumerate(self.segments):
+            pos = seg.positions(ids)
+            ok = pos >= 0
+            if self.live[s] is not None:
+                ok[ok] = self.live[s][pos[ok]]
+            if ok.any():
+                yield s, ids[ok].tolist()
 
     def chunks_by_rowid(self, rowids: Iterable[int]) -> dict[int, StoredChunk]:
-        ids = list(dict.fromkeys(int(i) for i in rowids))
         out: dict[int, StoredChunk] = {}
-        for i in range(0, len(ids), 500):
-            part = ids[i:i + 500]
-            q = f"SELECT {CHUNK_COLS} FROM chunks WHERE rowid IN ({','.join('?' * len(part))})"
-            for r in self.con.execute(q, part):
-                out[r["rowid"]] = _chunk_row(r)
+        for s, ids in self._by_segment(rowids):
+            for part, marks in _in(ids):
+                for r in self.segments[s].con.execute(f"SELECT {CHUNK_COLS} FROM chunks WHERE rowid IN ({marks})", part):
+                    out[r["rowid"]] = _chunk_row(r)
         return out
 
     def facet_rows(self, rowids: Iterable[int] | None = None) -> list[tuple[str, str, str]]:
         """(doc_id, section_kind, agency) per chunk, without loading texts: facet counts over large sets."""
-        if rowids is None:
-            return [tuple(r) for r in self.con.execute("SELECT doc_id, section_kind, agency FROM chunks")]
-        ids = list(dict.fromkeys(int(i) for i in rowids))
         out: list[tuple[str, str, str]] = []
-        for i in range(0, len(ids), 500):
-            part = ids[i:i + 500]
-            q = f"SELECT doc_id, section_kind, agency FROM chunks WHERE rowid IN ({','.join('?' * len(part))})"
-            out += [tuple(r) for r in self.con.execute(q, part)]
+        if rowids is None:
+            for seg in self.segments:
+                gone = set(self.manifest.deleted.get(seg.name, []))
+                out += [tuple(r) for r in seg.con.execute("SELECT doc_id, section_kind, agency FROM chunks")
+                        if r[0] not in gone]
+            return out
+        for s, ids in self._by_segment(rowids):
+            for part, marks in _in(ids):
+                out += [tuple(r) for r in self.segments[s].con.execute(
+                    f"SELECT doc_id, section_kind, agency FROM chunks WHERE rowid IN ({marks})", part)]
         return out
 
     def chunks_of(self, doc_id: str) -> list[StoredChunk]:
-        rows = self.con.execute(f"SELECT {CHUNK_COLS} FROM chunks WHERE doc_id = ? ORDER BY ord", (doc_id,))
+        seg = self._doc_segment(doc_id)
+        if seg is None:
+            return []
+        rows = seg.con.execute(f"SELECT {CHUNK_COLS} FROM chunks WHERE doc_id = ? ORDER BY ord", (doc_id,))
         return [_chunk_row(r) for r in rows]
 
     def iter_chunks(self) -> Iterator[StoredChunk]:
-        for r in self.con.execute(f"SELECT {CHUNK_COLS} FROM chunks ORDER BY rowid"):
-            yield _chunk_row(r)
+        """Every live chunk, in rowid order within each segment."""
+        for seg in self.segments:
+            gone = set(self.manifest.deleted.get(seg.name, []))
+            for r in seg.con.execute(f"SELECT {CHUNK_COLS} FROM chunks ORDER BY rowid"):
+                if r["doc_id"] not in gone:
+                    yield _chunk_row(r)
 
     def rowids_of(self, chunk_ids: Iterable[str]) -> list[int | None]:
         ids = list(chunk_ids)
-        found = dict(self.con.execute(
-            f"SELECT chunk_id, rowid FROM chunks WHERE chunk_id IN ({','.join('?' * len(ids))})", ids).fetchall()
-        ) if ids else {}
+        found: dict[str, int] = {}
+        for s, seg in enumerate(self.segments):
+            for part, marks in _in(ids):
+                for c, r in seg.con.execute(f"SELECT chunk_id, rowid FROM chunks WHERE chunk_id IN ({marks})", part):
+                    if self._is_live(s, r):
+                        found[c] = r
         return [found.get(c) for c in ids]
+
+    def filter_rowids(self, doc_ids: list[str], section: str | None = None,
+                      agency_folded: str | None = None) -> set[int]:
+        """Live chunk rowids of ``doc_ids``, optionally of one section kind and agency (folded substring)."""
+        by_seg: dict[int, list[str]] = {}
+        for d in doc_ids:
+            if d in self._doc_seg:
+                by_seg.setdefault(self._doc_seg[d], []).append(d)
+        out: set[int] = set()
+        for s, docs in by_seg.items():
+            for part, marks in _in(docs):
+                sql = f"SELECT rowid FROM chunks WHERE doc_id IN ({marks})"
+                args: list[object] = list(part)
+                if section:
+                    sql += " AND section_kind = ?"
+                    args.append(section)
+                if agency_folded:
+                    sql += " AND instr(agency_folded, ?) > 0"
+                    args.append(agency_folded)
+                out |= {r[0] for r in self.segments[s].con.execute(sql, args)}
+        return out
+
+    # vocabulary (diacritic restoration)
+    def _deleted_counts(self) -> tuple[Counter[str], Counter[str]]:
+        with self._vocab_lock:
+            if self._deleted_vocab is None:
+                uni: Counter[str] = Counter()
+                bi: Counter[str] = Counter()
+                for seg, dead in zip(self.segments, self._deleted_rowids, strict=True):
+                    for text in segment_texts(seg, dead):
+                        u, b = vocab_counts(text)
+                        uni.update(u)
+                        bi.update(b)
+                self._deleted_vocab = (uni, bi)
+            return self._deleted_vocab
+
+    def vocab_rows(self) -> list[tuple[str, str, int]]:
+        """(folded, accented, n) over live chunks, most frequent first (ties: accented form)."""
+        total: Counter[tuple[str, str]] = Counter()
+        for seg in self.segments:
+            for f, a, n in seg.con.execute("SELECT folded, accented, n FROM vocab"):
+                total[(f, a)] += n
+        from indexer.textnorm import fold
+
+        for a, n in self._deleted_counts()[0].items():
+            total[(fold(a), a)] -= n
+        rows = [(f, a, n) for (f, a), n in total.items() if n > 0]
+        rows.sort(key=lambda r: (-r[2], r[1], r[0]))
+        return rows
+
+    def bigram_counts(self, folded_pair: str) -> dict[str, int]:
+        """Accented forms of a folded syllable pair ("duoi nuoc") with their live counts."""
+        got: Counter[str] = Counter()
+        for seg in self.segments:
+            for a, n in seg.con.execute("SELECT accented, n FROM bigrams WHERE folded = ?", (folded_pair,)):
+                got[a] += n
+        deleted = self._deleted_counts()[1]
+        if deleted:
+            for a in list(got):
+                got[a] -= deleted.get(a, 0)
+        return {a: n for a, n in got.items() if n > 0}
 
     # vectors
     def vectors(self, rowids: Iterable[int]) -> np.ndarray:
-        """Stored vectors of the given chunk rowids, one row each (float32, L2-normalised)."""
+        """Stored chunk vectors of the given rowids, one row each (float32, L2-normalised; zeros if unknown)."""
         ids = np.fromiter((int(i) for i in rowids), dtype=np.int64)
-        out = np.zeros((len(ids), self._matrix.shape[1]), dtype="float32")
-        ok = (ids >= 0) & (ids < len(self._pos))
-        pos = np.full(len(ids), -1, dtype=np.int64)
-        pos[ok] = self._pos[ids[ok]]
-        found = pos >= 0
-        out[found] = self._matrix[pos[found]]
+        out = np.zeros((len(ids), self.dim or (self.segments[0].vectors.shape[1] if self.segments else 0)),
+                       dtype="float32")
+        for s, seg in enumerate(self.segments):
+            pos = seg.positions(ids)
+            ok = pos >= 0
+            if self.live[s] is not None:
+                ok[ok] = self.live[s][pos[ok]]
+            if ok.any():
+                out[ok] = seg.vectors[pos[ok]]
+        return out
+
+    def dense_scores(self, rowids: Iterable[int], qvec: np.ndarray) -> np.ndarray:
+        """A chunk's dense score for ``qvec``: the best cosine of its own vector and its windows' (long chunks)."""
+        ids = np.fromiter((int(i) for i in rowids), dtype=np.int64)
+        q = np.asarray(qvec, dtype=np.float32).reshape(-1)
+        out = dot(self.vectors(ids), q)
+        for seg in self.segments:
+            if not len(seg.window_owners):
+                continue
+            pos = seg.positions(ids)
+            owners, best = self._window_best(seg, q)
+            at = np.searchsorted(owners, pos)
+            at = np.minimum(at, len(owners) - 1)
+            hit = (pos >= 0) & (owners[at] == pos)
+            out[hit] = np.maximum(out[hit], best[at[hit]])
+        return out
+
+    @staticmethod
+    def _window_best(seg: Segment, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(local positions of the long chunks, each one's best window cosine)."""
+        return seg.window_owners, np.maximum.reduceat(dot(seg.windows, q), seg.window_starts)
+
+    def _segment_top(self, s: int, q: np.ndarray, n: int, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        seg = self.segments[s]
+        total = seg.n if mask is None else int(np.count_nonzero(mask))
+        if not total:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        k = min(n, total)
+        if seg.n >= max(self._int8_from, 1):
+            pos = seg.int8_scan().candidates(q, max(RESCORE * k, RESCORE_MIN), mask)
+            pos = np.sort(pos)
+            sims = dot(np.asarray(seg.vectors[pos]), q)
+        elif mask is None:
+            pos = np.arange(seg.n)
+            sims = dot(np.asarray(seg.vectors), q)
+        else:
+            pos = np.flatnonzero(mask)
+            sims = dot(np.asarray(seg.vectors[pos]), q)
+        if len(seg.window_owners):  # long chunks: their best window counts, and may bring a chunk in
+            owners, best = self._window_best(seg, q)
+            if mask is not None:
+                owners, best = owners[mask[owners]], best[mask[owners]]
+            at = np.minimum(np.searchsorted(pos, owners), len(pos) - 1) if len(pos) else np.zeros(0, np.int64)
+            inside = (pos[at] == owners) if len(pos) else np.zeros(len(owners), dtype=bool)
+            sims = sims.copy()
+            sims[at[inside]] = np.maximum(sims[at[inside]], best[inside])
+            if (~inside).any():
+                extra = owners[~inside]
+                pos = np.concatenate([pos, extra])
+                sims = np.concatenate([sims, np.maximum(dot(np.asarray(seg.vectors[extra]), q), best[~inside])])
+        if k < len(sims):
+            kth = -np.partition(-sims, k - 1)[k - 1]
+            keep = sims >= kth
+            pos, sims = pos[keep], sims[keep]
+        return seg.rowids[pos], sims.astype(np.float32)
+
+    def masks(self, allowed: set[int] | None) -> list[np.ndarray | None]:
+        """Per segment, the bool mask of chunks that are live and (when given) in ``allowed``."""
+        if allowed is None:
+            return list(self.live)
+        ids = np.fromiter((int(i) for i in allowed), dtype=np.int64)
+        out = []
+        for s, seg in enumerate(self.segments):
+            m = np.zeros(seg.n, dtype=bool)
+            pos = seg.positions(ids)
+            m[pos[pos >= 0]] = True
+            if self.live[s] is not None:
+                m &= self.live[s]
+            out.append(m)
         return out
 
     def dense_top(self, qvec: np.ndarray, n: int, allowed: set[int] | None = None) -> dict[int, float]:
-        """The ``n`` rowids with the highest cosine to ``qvec`` (vectors are normalised), within ``allowed``.
+        """The ``n`` rowids with the highest dense score for ``qvec`` (within ``allowed``), best first.
 
-        Scores are always exact float32 cosines. Large indexes choose the rows to score with an int8 scan
+        Scores are always exact float32 cosines. Large segments choose the rows to score with an int8 scan
         (a superset of ``RESCORE`` × ``n`` rows); small ones, and filters that leave few rows, score every row.
         """
         q = np.asarray(qvec, dtype="float32").reshape(-1)
-        want = None
-        if allowed is not None:
-            want = np.fromiter((i for i in allowed if 0 <= i < len(self._pos)), dtype=np.int64)
-            pos = self._pos[want]
-            want = pos[pos >= 0]
-        total = len(self._ids) if want is None else len(want)
-        if not total:
+        if n <= 0:
             return {}
-        n = min(n, total)
-        scan = self.int8_scan() if total >= self._int8_from else None
-        if scan is not None:
-            mask = None
-            if want is not None:
-                mask = np.zeros(len(self._ids), dtype=bool)
-                mask[want] = True
-            pos = scan.candidates(q, max(RESCORE * n, RESCORE_MIN), mask)
-        else:
-            pos = np.arange(len(self._ids)) if want is None else want
-        sims = (self._matrix if want is None and scan is None else self._matrix[pos]) @ q
-        top = np.argpartition(-sims, n - 1)[:n] if n < len(sims) else np.arange(len(sims))
-        top = top[np.argsort(-sims[top], kind="stable")]
-        ids = self._ids[pos]
-        return {int(ids[i]): float(sims[i]) for i in top}
+        ids_l, sims_l = [], []
+        for s, mask in enumerate(self.masks(allowed)):
+            ids, sims = self._segment_top(s, q, n, mask)
+            ids_l.append(ids)
+            sims_l.append(sims)
+        if not ids_l:
+            return {}
+        ids, sims = np.concatenate(ids_l), np.concatenate(sims_l)
+        order = np.lexsort((ids, -sims))[:n]
+        return {int(ids[i]): float(sims[i]) for i in order}
 
-    def int8_scan(self) -> Int8Scan | None:
-        """The int8 codes of this generation's vectors, built on first use (~1 s at 100k); None when the
-        index is below ``int8_from`` vectors or ONNX Runtime is missing (then every row is scored exactly)."""
-        if self._scan is None and len(self._ids) >= max(self._int8_from, 1):
-            with self._scan_lock:
-                if self._scan is None:
-                    try:
-                        self._scan = Int8Scan(self._matrix)
-                    except ImportError:
-                        self._int8_from = len(self._ids) + 1
-        return self._scan
+    def int8_scan(self) -> bool:
+        """Build the int8 codes of every segment at or above ``int8_from`` vectors (~1 s at 100k); True if any."""
+        built = False
+        for seg in self.segments:
+            if seg.n >= max(self._int8_from, 1):
+                try:
+                    seg.int8_scan()
+                    built = True
+                except ImportError:  # ONNX Runtime missing: every row is scored exactly
+                    self._int8_from = 1 << 62
+        return built
 
     def counts(self) -> dict[str, int]:
-        return {
-            "documents": self.con.execute("SELECT count(*) FROM documents").fetchone()[0],
-            "chunks": self.con.execute("SELECT count(*) FROM chunks").fetchone()[0],
-            "vectors": int(self.faiss.ntotal),
-        }
-
-
-# --- writing (used by build.py on a private, not yet published generation) -------------------------------
-
-def insert_directive(con: sqlite3.Connection, d: Directive) -> list[tuple[int, str]]:
-    """Insert one document with its chunks and FTS rows; returns [(rowid, text)] of the new chunks."""
-    m = d.metadata
-    con.execute(
-        "INSERT INTO documents (doc_id, source, content_hash, title, issuer, issuer_folded, place, place_folded, "
-        "level, province, province_current, doc_type, number, date, year, subject, json) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (d.doc_id, d.source, d.content_hash, m.title, m.issuer, fold_lower(m.issuer), m.place,
-         fold_lower(m.place), m.level, m.province, m.province_current, m.doc_type, m.number, m.date, m.year,
-         m.subject, directive_json(d)),
-    )
-    out = []
-    for i, c in enumerate(d.chunks):
-        cur = con.execute(
-            'INSERT INTO chunks (chunk_id, doc_id, ord, path, headings, text, kind, section_kind, agency, '
-            'agency_folded, start, "end") VALUES (?,?,?,?,?,?,?,?,?,?,?,?)',
-            (c.chunk_id, d.doc_id, i, c.path, json.dumps(c.headings, ensure_ascii=False), c.text, c.kind,
-             c.section_kind, c.agency, fold_lower(c.agency), c.start, c.end),
-        )
-        rowid = int(cur.lastrowid)
-        con.execute("INSERT INTO chunks_fts (rowid, exact, folded) VALUES (?,?,?)", (rowid, *fts_columns(c.text)))
-        out.append((rowid, c.text))
-    return out
-
-
-def delete_documents(con: sqlite3.Connection, doc_ids: Iterable[str]) -> list[int]:
-    """Delete documents with their chunks and FTS rows; returns the removed chunk rowids (for FAISS)."""
-    removed: list[int] = []
-    for doc_id in doc_ids:
-        rowids = [r[0] for r in con.execute("SELECT rowid FROM chunks WHERE doc_id = ?", (doc_id,))]
-        con.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(r,) for r in rowids])
-        con.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
-        con.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
-        removed += rowids
-    return removed
-
-
-def rebuild_vocab(con: sqlite3.Connection) -> None:
-    """Folded → accented syllable and bigram counts over all chunks: the corpus's own diacritic statistics."""
-    uni: Counter[str] = Counter()
-    bi: Counter[str] = Counter()
-    for (text,) in con.execute("SELECT text FROM chunks"):
-        for seg in segments(text):
-            uni.update(seg)
-            bi.update(f"{a} {b}" for a, b in itertools.pairwise(seg))
-    con.execute("DELETE FROM vocab")
-    con.execute("DELETE FROM bigrams")
-    con.executemany("INSERT INTO vocab VALUES (?,?,?)", ((fold(w), w, n) for w, n in uni.items()))
-    con.executemany("INSERT INTO bigrams VALUES (?,?,?)", ((fold(w), w, n) for w, n in bi.items()))
-
-
-def new_faiss(dim: int) -> faiss.Index:
-    return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        chunks = sum(seg.n if live is None else int(np.count_nonzero(live))
+                     for seg, live in zip(self.segments, self.live, strict=True))
+        return {"documents": len(self._docs), "chunks": chunks, "vectors": chunks}

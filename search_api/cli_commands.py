@@ -18,6 +18,9 @@ def add_parsers(sub, default_index_dir: str) -> None:
     sp.add_argument("--model", help="sentence-transformers name or path (default: $DIRECTIVES_MODEL or e5-small)")
     sp.add_argument("--quiet", action="store_true", help="no progress bars")
     sp.add_argument("--json", action="store_true", help="the build report, with each file's ingest report, as JSON")
+    sp.add_argument("--passage-encoder", choices=["int8", "fp32", "torch"],
+                    help="how chunks are embedded (default: int8 ONNX, or $DIRECTIVES_PASSAGE_ENCODER)")
+    sp.add_argument("--no-merge", action="store_true", help="do not merge small segments after publishing")
     sp.set_defaults(func=cmd_index)
 
     sp = sub.add_parser("search", help="search the index")
@@ -52,7 +55,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     if not corpus.is_dir():
         print(f"error: corpus {corpus} is not a directory", file=sys.stderr)
         return 2
-    report = build_index(corpus, Path(args.index_dir), model=args.model, progress=not (args.quiet or args.json))
+    report = build_index(corpus, Path(args.index_dir), model=args.model, progress=not (args.quiet or args.json),
+                         passage_encoder=args.passage_encoder, merge="off" if args.no_merge else "background")
     if args.json:
         json.dump(report.to_dict(), sys.stdout, ensure_ascii=False, indent=2)
         print()

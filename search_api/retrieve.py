@@ -1,9 +1,9 @@
-"""Hybrid retrieval: BM25 over syllables + bigrams (FTS5), fused with e5 cosine (FAISS).
+"""Hybrid retrieval: BM25 over syllables + bigrams (postings per segment), fused with e5 cosine.
 
 Vietnamese specifics handled here:
 - unaccented queries match the folded FTS column, and their diacritics are restored from the corpus's own
   syllable/bigram counts (a Viterbi pass) so the dense side embeds real Vietnamese;
-- exact-diacritic matches score higher than folded ones (FTS column weights);
+- exact-diacritic matches score higher than folded ones (term-space weights);
 - typos outside the vocabulary are mapped to the nearest folded syllable (rapidfuzz).
 """
 
@@ -83,37 +83,28 @@ class Hit:
 
 
 class Vocabulary:
-    """The corpus's folded → accented syllable counts, and bigram counts looked up on demand."""
+    """The corpus's folded → accented syllable counts (live chunks), and bigram counts looked up on demand."""
 
-    def __init__(self, con: sqlite3.Connection):
-        self.con = con
+    def __init__(self, store: IndexStore):
+        self.store = store
         self.by_folded: dict[str, list[tuple[str, int]]] = {}
         self.exact: dict[str, int] = {}
-        for f, a, n in con.execute("SELECT folded, accented, n FROM vocab ORDER BY n DESC"):
+        for f, a, n in store.vocab_rows():
             self.by_folded.setdefault(f, []).append((a, n))
             self.exact[a] = n
         self.folded_keys = list(self.by_folded)
         self._bigram_cache: dict[str, dict[str, int]] = {}
-        self.n_chunks = con.execute("SELECT count(*) FROM chunks").fetchone()[0]
-        self._df: dict[str, int] = {}
+        self.n_chunks = store.lexical.n_chunks
 
     def df(self, term: str) -> int:
-        """Number of chunks containing ``term`` (in either FTS column), cached per generation."""
-        n = self._df.get(term)
-        if n is None:
-            # per-term document counts of the FTS index, as a TEMP table: the read-only generation stays untouched
-            self.con.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_terms USING fts5vocab(main, chunks_fts, row)")
-            row = self.con.execute("SELECT doc FROM temp.fts_terms WHERE term = ?", (term,)).fetchone()
-            n = int(row[0]) if row else 0
-            if len(self._df) > 200_000:
-                self._df.clear()
-            self._df[term] = n
-        return n
+        """Number of live chunks containing ``term`` (exact space, else folded)."""
+        pieces = lexical_tokens(term) or [term.lower()]
+        return min(max(self.store.lexical.df(f"e:{p}"), self.store.lexical.df(f"f:{p}")) for p in pieces)
 
     def bigrams(self, folded_pair: str) -> dict[str, int]:
         got = self._bigram_cache.get(folded_pair)
         if got is None:
-            got = dict(self.con.execute("SELECT accented, n FROM bigrams WHERE folded = ?", (folded_pair,)))
+            got = self.store.bigram_counts(folded_pair)
             if len(self._bigram_cache) > 50_000:
                 self._bigram_cache.clear()
             self._bigram_cache[folded_pair] = got
@@ -227,9 +218,7 @@ def _highlight_pattern(exact: frozenset[str], folded: frozenset[str]) -> re.Patt
 # --- candidates -------------------------------------------------------------------------------------------
 
 def _term_df(store: IndexStore, vocab: Vocabulary, term: str, space: str) -> int:
-    """Chunks containing ``term``: from the BM25 postings when the generation has them, else FTS5's vocab."""
-    if store.lexical is None:
-        return vocab.df(term.lower())
+    """Live chunks containing ``term`` in one space, from the BM25 postings."""
     pieces = lexical_tokens(term) or [term.lower()]
     return min(store.lexical.df(f"{space}:{p}") for p in pieces)
 
@@ -266,22 +255,12 @@ def prune_common(plan: QueryPlan, vocab: Vocabulary, cfg: FusionConfig, store: I
 
 def lexical_scores(store: IndexStore, plan: QueryPlan, cfg: FusionConfig,
                    allowed: set[int] | None) -> dict[int, float]:
-    if store.lexical is not None:  # precomputed BM25 postings (indexer/lexical.py)
-        weighted = [(f"e:{t}", cfg.exact_weight) for t in dict.fromkeys(x for term in plan.exact_terms
-                                                                         for x in lexical_tokens(term))]
-        weighted += [(f"f:{t}", cfg.folded_weight) for t in dict.fromkeys(x for term in plan.folded_terms
-                                                                          for x in lexical_tokens(term))]
-        return store.lexical.top(weighted, cfg.lexical_limit, allowed)
-    match = plan.fts_query()
-    if not match:
-        return {}
-    sql = (f"SELECT rowid, -bm25(chunks_fts, {float(cfg.exact_weight)}, {float(cfg.folded_weight)}) "
-           "FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank")
-    if allowed is None:
-        rows = store.con.execute(sql + " LIMIT ?", (match, cfg.lexical_limit)).fetchall()
-    else:
-        rows = [r for r in store.con.execute(sql, (match,)) if r[0] in allowed][:cfg.lexical_limit]
-    return {int(r): float(s) for r, s in rows}
+    """BM25 over the live segments' postings (indexer/lexical.py), exact column weighted above folded."""
+    weighted = [(f"e:{t}", cfg.exact_weight) for t in dict.fromkeys(x for term in plan.exact_terms
+                                                                     for x in lexical_tokens(term))]
+    weighted += [(f"f:{t}", cfg.folded_weight) for t in dict.fromkeys(x for term in plan.folded_terms
+                                                                      for x in lexical_tokens(term))]
+    return store.lexical.top(weighted, cfg.lexical_limit, store.masks(allowed) if allowed is not None else None)
 
 
 def dense_scores(store: IndexStore, qvec: np.ndarray, n: int, allowed: set[int] | None) -> dict[int, float]:
@@ -357,7 +336,7 @@ def retrieve(store: IndexStore, vocab: Vocabulary, q: str, *, allowed: set[int] 
         dense = dense_scores(store, qvec, max(cfg.pool, need), allowed)
         missing = [i for i in lex if i not in dense]
         if missing:  # exact cosine for lexical-only candidates, so the weighted sum compares like with like
-            sims = store.vectors(missing) @ qvec.reshape(-1)
+            sims = store.dense_scores(missing, qvec)
             dense.update({i: float(s) for i, s in zip(missing, sims, strict=True)})
     if cfg.dense_margin is not None and dense:
         # e5 cosines of unrelated text still sit near 0.8: without a cut every query "matches" the whole
@@ -470,12 +449,5 @@ def allowed_rowids(store: IndexStore, f: SearchFilters | None,
         docs.append(d["doc_id"])
     if not docs:
         return set()
-    sql = f"SELECT rowid FROM chunks WHERE doc_id IN ({','.join('?' * len(docs))})"
-    args: list[object] = list(docs)
-    if f.section:
-        sql += " AND section_kind = ?"
-        args.append(f.section.strip().lower())
-    if f.agency:
-        sql += " AND instr(agency_folded, ?) > 0"
-        args.append(fold_lower(f.agency.strip()))
-    return {r[0] for r in store.con.execute(sql, args)}
+    return store.filter_rowids(docs, f.section.strip().lower() if f.section else None,
+                               fold_lower(f.agency.strip()) if f.agency else None)

@@ -58,7 +58,7 @@ class SearchService:
 
     def _use(self, store: IndexStore) -> None:
         self.store = store
-        self.vocab = Vocabulary(store.con)
+        self.vocab = Vocabulary(store)
         self._docs = store.documents()
         self._doc_by_id = {d["doc_id"]: d for d in self._docs}
         self._check_model_name()
@@ -242,17 +242,17 @@ class SearchService:
                        exclude_doc: str | None = None) -> list[tuple[Chunk, float]]:
         """Nearest stored chunks to a vector by cosine (optionally outside one document), best first."""
         want = k + (len(self.chunks_of(exclude_doc)) if exclude_doc and exclude_doc in self._doc_by_id else 0)
-        want = min(want, self.store.faiss.ntotal)
+        want = min(want, self.store.counts()["chunks"])
         if want <= 0:
             return []
-        dist, ids = self.store.faiss.search(np.asarray(vector, dtype="float32").reshape(1, -1), want)
-        found = self.store.chunks_by_rowid(int(i) for i in ids[0] if i >= 0)
+        top = self.store.dense_top(np.asarray(vector, dtype="float32"), want)
+        found = self.store.chunks_by_rowid(top)
         out = []
-        for d, i in zip(dist[0], ids[0], strict=True):
-            s: StoredChunk | None = found.get(int(i))
+        for i, d in top.items():
+            s: StoredChunk | None = found.get(i)
             if s is None or (exclude_doc and s.chunk.doc_id == exclude_doc):
                 continue
-            out.append((s.chunk, float(d)))
+            out.append((s.chunk, d))
         return out[:k]
 
     def close(self) -> None:

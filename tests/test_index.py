@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from indexer.build import build_index
+from indexer.generation import MANIFEST, read_registry
 from indexer.parse import parse_corpus
-from indexer.store import CURRENT, DB_NAME, IndexNotFound, IndexStore, current_generation
+from indexer.store import CURRENT, IndexNotFound, IndexStore, current_generation
 from search_api.service import ModelMismatch, SearchService
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,14 +43,13 @@ def test_seed_index_contents(seed_index_build):
     st = IndexStore.open(index_dir)
     assert st.counts() == {"documents": 5, "chunks": n_chunks, "vectors": n_chunks}
     assert st.dim == 384 and "multilingual-e5-small" in st.model and len(st.meta["fingerprint"]) == 64
-    # FTS rows carry syllables + bigrams, exact and folded
-    exact, folded = st.con.execute(
-        "SELECT exact, folded FROM chunks_fts WHERE chunks_fts MATCH 'exact : \"đuối_nước\"' LIMIT 1").fetchone()
-    assert "đuối_nước" in exact.split() and "duoi_nuoc" in folded.split()
+    # postings carry syllables + bigrams, exact and folded
+    assert st.lexical.df("e:đuối_nước") >= 5 and st.lexical.df("f:duoi_nuoc") >= st.lexical.df("e:đuối_nước")
+    assert st.lexical.df("e:duoi_nuoc") == 0  # folded terms only in the folded space
     # the corpus's own diacritic statistics
-    forms = dict(st.con.execute("SELECT accented, n FROM vocab WHERE folded = 'duoi'").fetchall())
+    forms = {a: n for f, a, n in st.vocab_rows() if f == "duoi"}
     assert forms.get("đuối", 0) >= 10
-    assert st.con.execute("SELECT n FROM bigrams WHERE accented = 'đuối nước'").fetchone()[0] >= 10
+    assert st.bigram_counts("duoi nuoc")["đuối nước"] >= 10
     # a document round-trips through its JSON, and vectors are the stored unit vectors
     d = st.document("tra-cu-2022")
     orig = next(x for x in docs if x.doc_id == "tra-cu-2022")
@@ -93,7 +93,7 @@ def test_incremental_skip_change_remove(seed_index, tmp_path):
     assert other_rows <= {s.rowid for s in st.iter_chunks()}  # others untouched, same ids
     assert st.counts()["vectors"] == st.counts()["chunks"] == n_before
     st.close()
-    assert [p.name for p in index.iterdir() if p.is_dir()] == [current_generation(index).name]  # old gens gone
+    assert [p.name for p in index.iterdir() if p.name.startswith("gen-")] == [current_generation(index).name]
     assert svc.chunks_of("cam-lo-2023")[0].text == before_first  # still serving the old generation ...
     assert svc.refresh(min_interval=0) and not svc.refresh(min_interval=0)  # ... until refreshed
     assert any("(sửa đổi)" in c.text for c in svc.chunks_of("cam-lo-2023"))
@@ -103,13 +103,13 @@ def test_incremental_skip_change_remove(seed_index, tmp_path):
     assert r.removed == ["tra-cu-2022.txt"] and r.encoded == 0
     st = IndexStore.open(index)
     assert st.document("tra-cu-2022") is None and st.chunks_of("tra-cu-2022") == []
-    assert st.con.execute("SELECT count(*) FROM files WHERE source = 'tra-cu-2022.txt'").fetchone()[0] == 0
+    assert "tra-cu-2022.txt" not in read_registry(current_generation(index))
     c = st.counts()
     assert c["vectors"] == c["chunks"] and c["documents"] == 4
     gone = [s for s in other_rows if s not in {x.rowid for x in st.iter_chunks()}]
-    assert gone  # tra-cu's rows were removed from FAISS as well
-    with pytest.raises(RuntimeError):
-        st.faiss.reconstruct(gone[0])
+    assert gone  # tra-cu's rows were removed from the vectors as well
+    assert not st.vectors(gone).any() and set(st.dense_top(st.vectors(list(other_rows - set(gone))[:1])[0], 200)
+                                             ).isdisjoint(gone)
     st.close()
 
 
@@ -134,11 +134,10 @@ def test_model_mismatch_refused(seed_index, tmp_path):
 
     # same name, other weights: the fingerprint check catches it when the encoder is loaded
     _, index = _copy_index(seed_index, tmp_path)
-    db = current_generation(index) / DB_NAME
-    con = sqlite3.connect(db)
-    con.execute("UPDATE meta SET value = 'feedface' WHERE key = 'fingerprint'")
-    con.commit()
-    con.close()
+    manifest = current_generation(index) / MANIFEST
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data["meta"]["fingerprint"] = "feedface"
+    manifest.write_text(json.dumps(data), encoding="utf-8")
     svc = SearchService.open(index)
     with pytest.raises(ModelMismatch, match="fingerprint"):
         svc.search("đuối nước")
@@ -192,11 +191,13 @@ def test_sigkill_leaves_previous_index_usable(seed_index, tmp_path):
                                 cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def tmp_dirs():
-        return [p for p in index.iterdir() if p.name.startswith(".tmp-gen-")]
+        segs = index / "segments"
+        return [p for p in [*index.iterdir(), *(segs.iterdir() if segs.is_dir() else [])]
+                if p.name.startswith((".tmp-gen-", ".tmp-seg-"))]
 
-    # kill moments: while importing; as soon as the new generation directory exists; once its files are there
+    # kill moments: while importing; as soon as the new segment directory exists; once its vectors are there
     moments = [("early", lambda: False, 1.0), ("tmp dir", lambda: bool(tmp_dirs()), 0.0),
-               ("faiss written", lambda: any((p / "vectors.faiss").exists() for p in tmp_dirs()), 0.0)]
+               ("vectors written", lambda: any((p / "vectors.npy").exists() for p in tmp_dirs()), 0.0)]
     for name, ready, delay in moments:
         p = start()
         t0 = time.monotonic()
@@ -218,25 +219,32 @@ def test_sigkill_leaves_previous_index_usable(seed_index, tmp_path):
     # a later build completes, cleans up the killed builds' leftovers, and indexes the variants
     p = start()
     assert p.wait(timeout=300) == 0
-    assert not tmp_dirs() and [x.name for x in index.iterdir() if x.is_dir()] == [current_generation(index).name]
+    assert not tmp_dirs() and [x.name for x in index.iterdir() if x.name.startswith("gen-")] == [
+        current_generation(index).name]
     st = IndexStore.open(index)
     assert st.counts()["documents"] == 8 and st.counts()["vectors"] == st.counts()["chunks"]
 
 
-def test_long_embedding_runs_show_a_progress_bar(monkeypatch, capsys):
+def test_long_embedding_runs_show_a_progress_bar(monkeypatch, capsys, tmp_path):
     """A bar on stderr for long runs only (the threshold is lowered here to keep the test short)."""
     from indexer import build
-    from indexer.embedding.encoder import Encoder
+    from indexer.checkpoint import EmbedCheckpoint
+    from indexer.embedding.encoder import PassageEncoder
 
-    enc = Encoder.load()
-    texts = ["Phòng, chống đuối nước cho trẻ em.", "Tổng đài 111.", "Kinh phí thực hiện."]
-    monkeypatch.setattr(build, "ENCODE_BATCH", 2)
+    enc = PassageEncoder.load()
+    texts = [(i, t) for i, t in enumerate(["Phòng, chống đuối nước cho trẻ em.", "Tổng đài 111.", "Kinh phí."])]
+    monkeypatch.setattr(build, "EMBED_STEP", 2)
     monkeypatch.setattr(build, "PROGRESS_MIN", 1)
-    vecs = build._encode(enc, texts, progress=True)
+
+    def run(progress: bool, where: str):
+        rep = build.BuildReport("", "", "")
+        return build._embed(enc, texts, EmbedCheckpoint(tmp_path / where, "fp", "x"), rep, progress, build.ignore)
+
+    vecs = run(True, "a")
     err = capsys.readouterr().err
-    assert vecs.shape == (3, enc.dim) and "embedding" in err and "3/3" in err
-    build._encode(enc, texts, progress=False)
+    assert len(vecs) == 3 and vecs[0].vector.shape == (enc.dim,) and "embedding" in err and "3/3" in err
+    run(False, "b")
     assert "embedding" not in capsys.readouterr().err
     monkeypatch.setattr(build, "PROGRESS_MIN", 10)  # a short run stays quiet even when asked
-    build._encode(enc, texts, progress=True)
+    run(True, "c")
     assert "embedding" not in capsys.readouterr().err

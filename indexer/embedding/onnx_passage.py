@@ -1,0 +1,209 @@
+"""The passage side of indexing in ONNX Runtime, without torch: int8 by default, fp32 on request.
+
+Measured on this 2-core machine (AVX-512 VNNI) over the 123 seed chunks, interleaved runs in the same
+minutes (``eval/RESULTS.md``, round 5): torch fp32 9 chunks/s, ONNX fp32 29–34/s, this int8 ~1.6× fp32 (RESULTS.md, round 5).
+
+- **int8** (default): the e5 graph exported with eager attention (the SDPA export adds Where/IsNaN mask
+  ops that took 17–25 % of the time), then dynamically quantised per channel (weights int8, activations
+  per tensor at run time) on every MatMul except the twelve feed-forward output projections, which a
+  sensitivity sweep showed to carry most of the loss (cosine to fp32 over the seed chunks: 0.9965 with
+  everything quantised, 0.9991 with these in fp32). Keeping only layers 4 and 0 in fp32 was ~1.5× faster
+  still but lost 0.006 MRR@10 on the external set (RESULTS.md, round 5); this keeps every figure within
+  0.005 of fp32.
+- **fp32**: the query export (``onnx_query``) with the "passage: " prompt: the same vectors as torch to
+  cosine ≥ 0.9999.
+
+Every text is run on its own (batch of one): no padding is computed, and a text's vector never depends on
+which other texts share its batch. Dynamic quantisation scales activations per tensor, so in a batch a
+chunk's vector would change with its neighbours; batches of 8 or 32 were also slower here (25 and 10/s for
+fp32, against 29/s alone). Texts longer than the model's 512 tokens are cut into overlapping windows
+(:func:`windows`), each embedded on its own.
+
+    .venv/bin/python -m indexer.embedding.onnx_passage --model .models/multilingual-e5-small   # `make model`
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from indexer.embedding.vectors import Embedded
+
+VARIANTS = ("int8", "fp32")
+DEFAULT_VARIANT = "int8"
+VARIANT_ENV = "DIRECTIVES_PASSAGE_ENCODER"  # int8 | fp32 | torch
+INT8_SUFFIX = ".passage-int8.onnx"
+INT8_STAMP = ".passage-int8.onnx.json"
+FORMAT = 1
+# the feed-forward output projections kept in fp32 (see the module doc)
+KEEP_FP32 = tuple(f"/bert/encoder/layer.{i}/output/dense/MatMul" for i in range(12))
+WINDOW_OVERLAP = 128  # tokens shared by consecutive windows of a long text
+
+
+def resolve_variant(variant: str | None) -> str:
+    v = (variant or os.environ.get(VARIANT_ENV) or DEFAULT_VARIANT).strip().lower()
+    if v not in (*VARIANTS, "torch"):
+        raise ValueError(f"unknown passage encoder {v!r}: choose int8, fp32 or torch")
+    return v
+
+
+def int8_path(model_dir: Path) -> Path:
+    return model_dir.parent / (model_dir.name + INT8_SUFFIX)
+
+
+def _stamp_path(model_dir: Path) -> Path:
+    return model_dir.parent / (model_dir.name + INT8_STAMP)
+
+
+def _file_sha(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def int8_is_current(model_dir: Path) -> bool:
+    from indexer.embedding.onnx_query import is_current
+
+    model_dir = Path(model_dir)
+    try:
+        stamp = json.loads(_stamp_path(model_dir).read_text(encoding="utf-8"))
+        from indexer.embedding.encoder import model_fingerprint
+
+        return (int8_path(model_dir).is_file() and is_current(model_dir) and stamp.get("format") == FORMAT
+                and stamp.get("model_fingerprint") == model_fingerprint(model_dir)
+                and stamp.get("keep_fp32") == list(KEEP_FP32))
+    except (OSError, ValueError):
+        return False
+
+
+def export_int8(model_dir: Path) -> Path:
+    """Export (eager attention) and quantise the passage encoder; idempotent, stamp written last."""
+    import tempfile
+
+    import onnx
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from sentence_transformers import SentenceTransformer
+
+    from indexer.embedding.encoder import model_fingerprint
+
+    model_dir = Path(model_dir).resolve()
+    out = int8_path(model_dir)
+    if int8_is_current(model_dir):
+        return out
+    stamp = _stamp_path(model_dir)
+    stamp.unlink(missing_ok=True)
+    st = SentenceTransformer(str(model_dir), device="cpu").eval()
+    bert = st[0].auto_model.eval()
+    bert.set_attn_implementation("eager")  # plain MatMul/Softmax attention: no SDPA mask ops, fusable
+
+    class Pooled(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            hidden = self.bert(input_ids=ids, attention_mask=mask).last_hidden_state
+            m = mask.unsqueeze(-1).to(hidden.dtype)
+            return torch.nn.functional.normalize((hidden * m).sum(1) / m.sum(1), dim=-1)
+
+    enc = st.tokenizer(["passage: khởi tạo"], return_tensors="pt")
+    with tempfile.TemporaryDirectory(dir=model_dir.parent) as tmp:
+        fp32 = Path(tmp) / "eager.onnx"
+        with torch.inference_mode():
+            torch.onnx.export(Pooled().eval(), (enc["input_ids"], enc["attention_mask"]), str(fp32),
+                              input_names=["ids", "mask"], output_names=["vector"], opset_version=17,
+                              dynamo=False, dynamic_axes={"ids": {0: "batch", 1: "tokens"},
+                                                          "mask": {0: "batch", 1: "tokens"}, "vector": {0: "batch"}})
+        part = Path(tmp) / "int8.onnx"
+        quantize_dynamic(str(fp32), str(part), weight_type=QuantType.QInt8, per_channel=True,
+                         op_types_to_quantize=["MatMul"], nodes_to_exclude=list(KEEP_FP32),
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+        part.chmod(0o644)
+        os.replace(part, out)
+    stamp.write_text(json.dumps({"format": FORMAT, "model_fingerprint": model_fingerprint(model_dir),
+                                 "keep_fp32": list(KEEP_FP32), "sha256": _file_sha(out)}), encoding="utf-8")
+    return out
+
+
+def encoder_id(model_dir: Path, variant: str) -> str:
+    """What the index records beside the model fingerprint, so vectors of two passage encoders never mix."""
+    if variant == "int8":
+        stamp = json.loads(_stamp_path(Path(model_dir)).read_text(encoding="utf-8"))
+        return f"onnx-int8:{FORMAT}:{stamp['sha256'][:16]}"
+    return variant  # "fp32" (ONNX) and "torch" give the same vectors to cosine ≥ 0.9999
+
+
+def windows(ids: list[int], head: int, max_len: int, overlap: int = WINDOW_OVERLAP) -> list[list[int]]:
+    """Token windows of one encoded text: ``ids`` = [CLS] + prompt + body + [SEP], ``head`` = 1 + prompt length.
+
+    A text that fits is one window. A longer one becomes windows of at most ``max_len`` tokens, each with the
+    same head (so every window reads "passage: …") and end token, consecutive bodies overlapping by
+    ``overlap`` tokens: nothing past the 512th token is lost any more.
+    """
+    if len(ids) <= max_len:
+        return [ids]
+    start, body, end = ids[:head], ids[head:-1], ids[-1:]
+    width = max_len - head - 1
+    step = max(1, width - overlap)
+    out = []
+    for a in range(0, len(body), step):
+        out.append(start + body[a:a + width] + end)
+        if a + width >= len(body):
+            break
+    return out
+
+
+class OnnxPassageEncoder:
+    """Passages → vectors with ONNX Runtime and the model's fast tokenizer; no torch is imported."""
+
+    def __init__(self, model_dir: Path, variant: str = DEFAULT_VARIANT, threads: int | None = None):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        from indexer.embedding.onnx_query import _read_stamp, onnx_path
+
+        model_dir = Path(model_dir)
+        stamp = _read_stamp(model_dir)
+        self.variant = variant
+        self.prompt = dict(stamp["prompts"]).get("passage", "")
+        self.max_length, self.dim = int(stamp["max_seq_length"]), int(stamp["dim"])
+        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self.tokenizer.no_truncation()
+        self.tokenizer.no_padding()
+        self._head = len(self.tokenizer.encode(self.prompt).ids) - 1 if self.prompt else 1  # [CLS] + prompt
+        path = int8_path(model_dir) if variant == "int8" else onnx_path(model_dir)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or int(os.environ.get("DIRECTIVES_ONNX_THREADS") or min(2, os.cpu_count() or 1))
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+    def token_windows(self, text: str) -> list[list[int]]:
+        return windows(self.tokenizer.encode(self.prompt + text).ids, self._head, self.max_length)
+
+    def embed(self, text: str) -> Embedded:
+        rows = []
+        for w in self.token_windows(text):
+            ids = np.asarray([w], dtype=np.int64)
+            rows.append(self.session.run(None, {"ids": ids, "mask": np.ones_like(ids)})[0][0])
+        return Embedded.of_windows(np.asarray(rows))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="indexer.embedding.onnx_passage", description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", required=True, help="a local sentence-transformers BERT model directory")
+    args = p.parse_args(argv)
+    print(f"{export_int8(Path(args.model))}: up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
