@@ -30,6 +30,7 @@ from array import array
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -40,6 +41,27 @@ ROW_CACHE_BYTES = 96 << 20  # dense rows kept per generation (~240 rows at 100k 
 RE_TOKEN = re.compile(r"\w+")  # what FTS5's unicode61 tokenizer (with '_' as a token char) kept
 SPACES = ("e:", "f:")
 FILES = ("terms.json", "indptr.npy", "rows.npy", "tf.npy", "dl.npy")
+
+
+def open_files(folder: Path) -> dict[str, BinaryIO]:
+    """Open handles on a segment's postings files: they stay readable when the folder is later removed."""
+    return {name: open(Path(folder) / name, "rb") for name in FILES}
+
+
+def _read_all(f: BinaryIO) -> bytes:
+    f.seek(0)
+    return f.read()
+
+
+def _memmap_npy(f: BinaryIO) -> np.ndarray:
+    """``np.load(..., mmap_mode="r")`` from an open file (np.load maps only by file name)."""
+    f.seek(0)
+    fmt = np.lib.format
+    version = fmt.read_magic(f)
+    shape, fortran, dtype = (fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0)(f)
+    if 0 in shape:
+        return np.zeros(shape, dtype=dtype)
+    return np.memmap(f, dtype=dtype, mode="r", offset=f.tell(), shape=shape, order="F" if fortran else "C")
 
 
 def tokens(column_text: str) -> list[str]:
@@ -124,9 +146,16 @@ class SegmentPostings:
             np.save(folder / f"{name}.npy", arr)
 
     @classmethod
-    def load(cls, folder: Path) -> SegmentPostings:
-        keys = json.loads((folder / "terms.json").read_text(encoding="utf-8"))
-        arr = {n: np.load(folder / f"{n}.npy", mmap_mode="r") for n in ("indptr", "rows", "tf", "dl")}
+    def load(cls, folder: Path, files: dict[str, BinaryIO] | None = None) -> SegmentPostings:
+        """The postings of a segment, from its folder or from ``files`` opened earlier (see ``open_files``):
+        a reader that opened a segment keeps it readable after a merge has removed its folder."""
+        files = files or open_files(folder)
+        try:
+            keys = json.loads(_read_all(files["terms.json"]).decode("utf-8"))
+            arr = {n: _memmap_npy(files[f"{n}.npy"]) for n in ("indptr", "rows", "tf", "dl")}
+        finally:
+            for f in files.values():
+                f.close()
         return cls({k: i for i, k in enumerate(keys)}, arr["indptr"], arr["rows"], arr["tf"], arr["dl"])
 
     def rows_of_term(self, term_id: int) -> np.ndarray:

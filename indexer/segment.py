@@ -39,6 +39,7 @@ import numpy as np
 
 from indexer.embedding.vectors import Embedded
 from indexer.lexical import PostingsBuilder, SegmentPostings
+from indexer.lexical import open_files as open_postings_files
 from indexer.models import Directive
 from indexer.terms import fold_lower, fts_columns, vocab_counts
 from indexer.textnorm import fold
@@ -305,6 +306,7 @@ class Segment:
         self.window_owners = self.window_of[starts].astype(np.int64)  # local positions of long chunks
         self.window_starts = starts
         self._postings: SegmentPostings | None = None
+        self._postings_files = open_postings_files(self.folder)  # parsed on first use, readable after a merge
         self._scan = None
         self._scan_lock = threading.Lock()
 
@@ -319,7 +321,7 @@ class Segment:
         if self._postings is None:
             with self._scan_lock:
                 if self._postings is None:
-                    self._postings = SegmentPostings.load(self.folder)
+                    self._postings = SegmentPostings.load(self.folder, self._postings_files)
         return self._postings
 
     def positions(self, rowids: np.ndarray) -> np.ndarray:
@@ -343,6 +345,8 @@ class Segment:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.con.close()
+        for f in self._postings_files.values():
+            f.close()
 
 
 _open: weakref.WeakValueDictionary[tuple[str, int], Segment] = weakref.WeakValueDictionary()

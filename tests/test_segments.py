@@ -257,3 +257,24 @@ def test_passage_encoder_variants_never_share_an_index(tmp_path):
     assert b.reencoded_all and b.encoded == b.chunks and IndexStore.open(index).meta["passage_encoder"] == "fp32"
     assert any("re-embedding every chunk" in n for n in b.notes)
     wait_for_merges()
+
+
+def test_a_reader_keeps_answering_after_a_merge_removed_the_segments_it_opened(seed_index, tmp_path):
+    """Postings are parsed on first use, from files opened with the segment: a merge (or a build's cleanup)
+    that deletes the folders between opening a generation and its first query changes nothing for that reader."""
+    from search_api.retrieve import retrieve
+
+    want = answers(seed_index)
+    index = tmp_path / "index"
+    shutil.copytree(seed_index, index)
+    store = IndexStore.open(index)  # a fresh copy: its segments are opened here, postings not parsed yet
+    assert all(s._postings is None for s in store.segments)
+    shutil.rmtree(index / "segments")  # what cleanup does once a merged generation no longer lists them
+    svc = SearchService(store)
+    try:
+        for q in QUERIES[:2]:
+            r = retrieve(svc.store, svc.vocab, q, allowed=None, encode_query=svc._encode_query, mode="hybrid",
+                         need=20, cfg=svc.fusion)
+            assert [h.chunk.chunk.chunk_id for h in r.hits[:20]] == [c for c, _ in want[(q, "hybrid")][1]]
+    finally:
+        svc.close()
