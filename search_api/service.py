@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -75,22 +76,27 @@ class SearchService:
         gen = current_generation(self.store.gen_dir.parent)
         if gen is None or gen == self.store.gen_dir:
             return False
-        new = IndexStore.open(self.store.gen_dir.parent)
+        try:
+            new = IndexStore.open(self.store.gen_dir.parent)
+        except (OSError, ValueError, sqlite3.Error) as e:  # e.g. a replica whose copy is not complete yet
+            log.warning("keeping generation %s: cannot open %s yet (%s)", self.store.gen_dir.name, gen.name, e)
+            return False
         old_fp = self.store.meta.get("fingerprint")
         self._use(new)
         if new.meta.get("fingerprint") != old_fp:
             self._encoder = None  # re-checked against the new index on next use
-        threading.Thread(target=new.int8_scan, daemon=True).start()  # not in the next request's time
+        threading.Thread(target=new.warm_dense, daemon=True).start()  # not in the next request's time
         return True
 
     def warm(self) -> None:
-        """Load what the first search would otherwise wait for: the encoder (~0.5 s) and the int8 scan (~1 s
-        at 100k chunks). A model mismatch is only logged here; searches report it as before."""
+        """Load what the first search would otherwise wait for: the encoder (~0.5 s), the int8 scan (~1 s
+        at 100k chunks) and the graphs of large segments. A model mismatch is only logged here; searches
+        report it as before."""
         try:
             self._encode_query("khởi động")
         except ModelMismatch as e:
             log.warning("%s", e)
-        self.store.int8_scan()
+        self.store.warm_dense()
 
     @classmethod
     def open(cls, index_dir: Path | str, *, model: str | None = None, fusion: FusionConfig | None = None,
