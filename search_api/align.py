@@ -10,11 +10,15 @@ rapidfuzz token-set similarity on folded text; pairs below a threshold stay unma
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections import Counter
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from rapidfuzz import fuzz, process
+from scipy import sparse
 from scipy.optimize import linear_sum_assignment
 
 from indexer.models import Chunk
@@ -37,6 +41,12 @@ class AlignConfig:
     k: int = 3  # neighbourhood size of the margin
     threshold: float = 0.02  # a pair whose margin is below this is not a match
     split_gain: float = 0.02  # splitting a task into items must raise the objective by at least this much
+    # lexical similarity: "fuzz" (token-set/sort ratio), "tfidf" (cosine of IDF-weighted syllables and
+    # bigrams) or "contain" (IDF mass of shared bigrams over the smaller unit's: one task inside a bundle)
+    lexical: Literal["fuzz", "tfidf", "contain"] = "fuzz"
+    # many-to-one: an unmatched unit whose best counterpart is already matched joins that pair ("tách" or
+    # "gộp") when their margin reaches this; None = strictly one-to-one
+    join_threshold: float | None = None
 
 
 @dataclass
@@ -94,12 +104,46 @@ class AlignedPair:
 
 
 @dataclass
+class AlignGroup:
+    """Units that correspond: one pair, one A task split into several B units ("tách"), or several A units
+    merged into one B unit ("gộp")."""
+
+    kind: Literal["pair", "tách", "gộp"]
+    a: list[int]  # unit indices, document order
+    b: list[int]
+    links: list[AlignedPair]  # the core pair first, then the joined ones
+
+
+@dataclass
 class Alignment:
     a: DocUnits
     b: DocUnits
-    pairs: list[AlignedPair]  # in document A's order
-    only_a: list[int]
+    pairs: list[AlignedPair]  # one-to-one core, in document A's order
+    only_a: list[int]  # unmatched and not joined to any group
     only_b: list[int]
+    joins: list[AlignedPair] = field(default_factory=list)  # many-to-one links, each sharing a unit with a pair
+
+    def links(self) -> list[AlignedPair]:
+        """Every predicted correspondence (core pairs and joins)."""
+        return [*self.pairs, *self.joins]
+
+    def groups(self) -> list[AlignGroup]:
+        """The pairs with their joins folded in, in document A's order."""
+        by_a = {p.a: p for p in self.pairs}
+        by_b = {p.b: p for p in self.pairs}
+        extra: dict[int, list[AlignedPair]] = {}
+        for j in self.joins:
+            core = by_a.get(j.a) or by_b.get(j.b)
+            if core is not None:
+                extra.setdefault(id(core), []).append(j)
+        out = []
+        for p in self.pairs:
+            js = extra.get(id(p), [])
+            a = sorted({p.a, *(j.a for j in js)})
+            b = sorted({p.b, *(j.b for j in js)})
+            kind = "tách" if len(b) > 1 else "gộp" if len(a) > 1 else "pair"
+            out.append(AlignGroup(kind, a, b, [p, *js]))
+        return out
 
 
 def fold_key(text: str) -> str:
@@ -159,9 +203,58 @@ def _neighbourhood(gm: np.ndarray, k: int) -> np.ndarray:
     return -np.sort(-gm, axis=1)[:, :k].mean(axis=1)
 
 
+def _features(texts: list[str], bigrams_only: bool) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """(texts × terms) counts of folded syllables and/or adjacent bigrams, and the terms' IDF over ``texts``."""
+    vocab: dict[str, int] = {}
+    rows, cols, vals = [], [], []
+    for r, t in enumerate(texts):
+        w = t.split()
+        terms = [f"{x}_{y}" for x, y in itertools.pairwise(w)]
+        if not bigrams_only:
+            terms += w
+        for term, n in Counter(terms).items():
+            rows.append(r)
+            cols.append(vocab.setdefault(term, len(vocab)))
+            vals.append(n)
+    m = sparse.csr_matrix((np.asarray(vals, dtype="float32"), (rows, cols)), shape=(len(texts), len(vocab)))
+    df = np.bincount(np.asarray(cols, dtype=np.int64), minlength=len(vocab)) if cols else np.zeros(0)
+    idf = (np.log((len(texts) + 1) / (df + 1)) + 1).astype("float32")
+    return m, idf
+
+
+def _tfidf(a: list[str], b: list[str]) -> np.ndarray:
+    """Cosine of sublinear-TF × IDF vectors (IDF over both documents' units: words every task of these two
+    plans uses weigh little, the words that name a topic weigh much)."""
+    m, idf = _features(a + b, bigrams_only=False)
+    m = m.copy()
+    m.data = 1 + np.log(m.data)
+    m = m @ sparse.diags(idf)
+    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel()) + 1e-9
+    m = sparse.diags(1 / norms) @ m
+    return np.asarray((m[: len(a)] @ m[len(a):].T).todense(), dtype="float32")
+
+
+def _contain(a: list[str], b: list[str]) -> np.ndarray:
+    """IDF mass of the bigrams two units share over the smaller unit's own mass: 1.0 when one unit's wording
+    is entirely inside the other (a task folded into a bundle of several), whatever else the other says."""
+    m, idf = _features(a + b, bigrams_only=True)
+    m = (m > 0).astype("float32")
+    w = m @ sparse.diags(idf)
+    shared = np.asarray((w[: len(a)] @ m[len(a):].T).todense(), dtype="float32")
+    mass = np.asarray(w.sum(axis=1)).ravel()
+    ma, mb = mass[: len(a)], mass[len(a):]
+    return shared / (np.minimum(ma[:, None], mb[None, :]) + 1e-9)
+
+
 def _lexical(a: list[str], b: list[str], cfg: AlignConfig) -> np.ndarray:
-    """Token-set similarity (robust to reordering and to one side adding clauses), tempered by token-sort
-    similarity: token-set alone scores a short text 1.0 against any long text that contains its words."""
+    """The configured lexical similarity, 0..1. "fuzz": token-set similarity (robust to reordering and to one
+    side adding clauses), tempered by token-sort similarity: token-set alone scores a short text 1.0 against
+    any long text that contains its words."""
+    if cfg.lexical == "tfidf":
+        return _tfidf(a, b)
+    if cfg.lexical == "contain":
+        return _contain(a, b)
+
     def run(scorer) -> np.ndarray:
         return process.cdist(a, b, scorer=scorer, dtype=np.float32, workers=1) / 100.0
 
@@ -221,11 +314,41 @@ def align(a: DocUnits, b: DocUnits, cfg: AlignConfig | None = None) -> Alignment
         if not changed:
             break
     pairs.sort(key=lambda x: x[0])
-    matched_a = {i for i, _ in pairs}
-    matched_b = {j for _, j in pairs}
-    return Alignment(
-        a, b,
-        [AlignedPair(i, j, float(sim[i, j]), float(margin[i, j]), float(dense[i, j]), float(lex[i, j])) for i, j in pairs],
-        [i for i in a.chosen(split_a) if i not in matched_a],
-        [j for j in b.chosen(split_b) if j not in matched_b],
-    )
+    chosen_a, chosen_b = a.chosen(split_a), b.chosen(split_b)
+    joins = _joins(sim, margin, pairs, chosen_a, chosen_b, cfg.join_threshold)
+
+    def link(i: int, j: int) -> AlignedPair:
+        return AlignedPair(i, j, float(sim[i, j]), float(margin[i, j]), float(dense[i, j]), float(lex[i, j]))
+
+    used_a = {i for i, _ in pairs} | {i for i, _ in joins}
+    used_b = {j for _, j in pairs} | {j for _, j in joins}
+    return Alignment(a, b, [link(i, j) for i, j in pairs], [i for i in chosen_a if i not in used_a],
+                     [j for j in chosen_b if j not in used_b], [link(i, j) for i, j in sorted(joins)])
+
+
+def _joins(sim: np.ndarray, margin: np.ndarray, pairs: list[tuple[int, int]], chosen_a: list[int],
+           chosen_b: list[int], threshold: float | None) -> list[tuple[int, int]]:
+    """Many-to-one links: an unmatched unit whose most similar counterpart is already paired joins that
+    pair when their margin reaches ``threshold``. A unit joins at most one group, and a joined unit never
+    takes partners of its own, so every group is one task on one side and several on the other."""
+    if threshold is None or not pairs:
+        return []
+    pa = {i for i, _ in pairs}
+    pb = {j for _, j in pairs}
+    out: list[tuple[int, int]] = []
+    grows_a: set[int] = set()  # A units that already took extra B units (a "tách")
+    grows_b: set[int] = set()
+    for x in (i for i in chosen_a if i not in pa):  # a merge into B: several A units → one B unit
+        y = max(chosen_b, key=lambda j: sim[x, j])
+        partner = next(i for i, j in pairs if j == y) if y in pb else None
+        if partner is not None and partner not in grows_a and margin[x, y] >= threshold:
+            out.append((x, y))
+            grows_b.add(y)
+    for y in (j for j in chosen_b if j not in pb):  # a split of A: one A unit → several B units
+        x = max(chosen_a, key=lambda i: sim[i, y])
+        partner = next(j for i, j in pairs if i == x) if x in pa else None
+        if partner is not None and partner not in grows_b and x not in {i for i, _ in out} \
+                and margin[x, y] >= threshold:
+            out.append((x, y))
+            grows_a.add(x)
+    return out

@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from indexer.parse import slug
-from search_api.compare import Comparison, compare, resolve_document
+from search_api.compare import Comparison, alignment_of, compare, resolve_document, revision_blocks
 from search_api.deps import Service
 from search_api.evolution import Evolution, evolution
 from search_api.export import (
@@ -39,6 +39,7 @@ from search_api.precedents import (
 )
 from search_api.redline import Redline, redline, render_html, render_markdown
 from search_api.schemas import ErrorOut, ResultDocument
+from search_api.tracked_changes import revisions_docx
 
 ERRORS = {400: {"model": ErrorOut}, 404: {"model": ErrorOut}}
 DOCX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -86,9 +87,13 @@ def compare_documents(svc: Service, a: Annotated[str, Query(description="documen
 @router.get("/compare/export", responses={**ERRORS, 200: {"content": {DOCX_MEDIA_TYPE: {}, MD_MEDIA_TYPE: {},
                                                                        CSV_MEDIA_TYPE: {}}}})
 def compare_export(svc: Service, a: str, b: str,
-                   format: Literal["docx", "md", "csv"] = "docx") -> Response:
-    """The comparison as a Word document, Markdown, or CSV (one row per pair; UTF-8 with BOM for Excel)."""
-    c = compare(svc, resolve_document(svc, a), resolve_document(svc, b))
+                   format: Literal["docx", "tracked", "md", "csv"] = "docx") -> Response:
+    """The comparison as a Word document (``docx``: side by side in colour; ``tracked``: B as real Word
+    revisions of A — "Accept all" gives B, "Reject all" gives A), Markdown, or CSV (UTF-8 with BOM)."""
+    a, b = resolve_document(svc, a), resolve_document(svc, b)
+    if format == "tracked":
+        return tracked_export(svc, a, b)
+    c = compare(svc, a, b)
     exp = comparison_export(c)
     name = f"Đối chiếu {_short(c.a)} - {_short(c.b)}"
     if format == "md":
@@ -96,6 +101,18 @@ def compare_export(svc: Service, a: str, b: str,
     if format == "csv":
         return _download(to_csv(exp), CSV_MEDIA_TYPE, name, "csv")
     return _download(to_docx(exp), DOCX_MEDIA_TYPE, name, "docx")
+
+
+def tracked_export(svc, a: str, b: str) -> Response:
+    """B as tracked revisions of A, task by task (unmatched tasks as whole inserted/deleted paragraphs)."""
+    da, db = svc.document_summary(a), svc.document_summary(b)
+    blocks = revision_blocks(alignment_of(svc, a, b))
+    notes = [f"Văn bản gốc (A): {da.title}", f"Văn bản mới (B): {db.title}",
+             "Các thay đổi được ghi bằng chế độ Theo dõi thay đổi (Track Changes): chọn “Chấp nhận tất cả” để có "
+             "văn bản B, “Từ chối tất cả” để trở về văn bản A."]
+    name = f"{_short(db)} sửa từ {_short(da)}"
+    body = revisions_docx(f"{db.title} — sửa đổi từ {da.title}", notes, blocks)
+    return _download(body, DOCX_MEDIA_TYPE, name, "docx")
 
 
 class DiffOut(BaseModel):
