@@ -110,7 +110,7 @@ def _reuse_vectors(seed_index: Path) -> None:
     rng = np.random.default_rng(0)
     misses = [0]
 
-    def fake_encode(encoder, texts, progress):
+    def fake_encode(encoder, texts, progress, *_):  # build._encode also takes on_progress now
         from rapidfuzz import process
 
         out = np.zeros((len(texts), encoder.dim), dtype="float32")

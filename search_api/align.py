@@ -29,7 +29,7 @@ _SPLIT_MARKERS = (" • ", " ¶")
 
 @dataclass
 class AlignConfig:
-    """Weights of the similarity and the match threshold (tuned on the seeds, see tests/test_align.py).
+    """Weights of the similarity and the match threshold (chosen on eval/gold.json: eval/RESULTS.md round 5).
 
     e5 cosines of same-domain Vietnamese text sit in a narrow band (≈0.83–0.99), so matches are decided on the
     margin of a pair over each side's neighbourhood rather than on the raw score (see ``similarity``).
@@ -38,15 +38,21 @@ class AlignConfig:
     w_dense: float = 0.6
     w_lexical: float = 0.4
     w_token_sort: float = 0.3  # share of token-sort in the lexical similarity (the rest is token-set)
-    k: int = 3  # neighbourhood size of the margin
-    threshold: float = 0.02  # a pair whose margin is below this is not a match
+    k: int = 5  # neighbourhood size of the margin
+    threshold: float = 0.06  # a pair whose margin is below this is not a match (eval/tune.py --grid align)
     split_gain: float = 0.02  # splitting a task into items must raise the objective by at least this much
     # lexical similarity: "fuzz" (token-set/sort ratio), "tfidf" (cosine of IDF-weighted syllables and
     # bigrams) or "contain" (IDF mass of shared bigrams over the smaller unit's: one task inside a bundle)
     lexical: Literal["fuzz", "tfidf", "contain"] = "fuzz"
     # many-to-one: an unmatched unit whose best counterpart is already matched joins that pair ("tách" or
     # "gộp") when their margin reaches this; None = strictly one-to-one
-    join_threshold: float | None = None
+    join_threshold: float | None = 0.06
+    # second round: two units left unmatched that are each other's most similar unmatched counterpart are
+    # paired when their margin reaches this (None: no second round)
+    rescue_threshold: float | None = None
+    # tasks headed by an agency ("1. Sở Y tế", "10. Ủy ban nhân dân các huyện") bundle unrelated topics:
+    # start with their items as the units (the search may still join them back)
+    split_agency: bool = False
 
 
 @dataclass
@@ -61,6 +67,7 @@ class AlignUnit:
     kind: str
     group: int  # index of the group (task) it belongs to
     is_item: bool = False
+    agency: str = ""  # the agency a task is assigned to, when its heading names one
 
     def to_dict(self) -> dict[str, str]:
         return {"chunk_id": self.chunk_id, "doc_id": self.doc_id, "path": self.path, "heading": self.heading,
@@ -178,7 +185,7 @@ def build_units(doc_id: str, chunks: list[Chunk], headings: dict[str, str], vect
         gi = len(groups)
         g = UnitGroup(len(units))
         units.append(AlignUnit(task.chunk_id, doc_id, task.path, headings.get(task.path, ""), task.text,
-                               task.kind, gi))
+                               task.kind, gi, agency=task.agency if task.kind == "task" else ""))
         if len(items) >= 2:  # a single item is the task itself
             for it in items:
                 g.items.append(len(units))
@@ -297,8 +304,11 @@ def align(a: DocUnits, b: DocUnits, cfg: AlignConfig | None = None) -> Alignment
     """Align two documents' units one-to-one, choosing per task whether its items align better than the whole."""
     cfg = cfg or AlignConfig()
     sim, margin, dense, lex = similarity(a, b, cfg)
-    split_a: set[int] = set()
-    split_b: set[int] = set()
+    def bundles(du: DocUnits) -> set[int]:
+        return {gi for gi, g in enumerate(du.groups) if g.items and du.units[g.whole].agency} \
+            if cfg.split_agency else set()
+
+    split_a, split_b = bundles(a), bundles(b)
     best, pairs = _assign(margin, a.chosen(split_a), b.chosen(split_b), cfg.threshold)
     candidates = [("a", gi) for gi, g in enumerate(a.groups) if g.items] + \
                  [("b", gi) for gi, g in enumerate(b.groups) if g.items]
@@ -313,8 +323,9 @@ def align(a: DocUnits, b: DocUnits, cfg: AlignConfig | None = None) -> Alignment
                 best, pairs, split_a, split_b, changed = score, p, sa, sb, True
         if not changed:
             break
-    pairs.sort(key=lambda x: x[0])
     chosen_a, chosen_b = a.chosen(split_a), b.chosen(split_b)
+    pairs += _rescue(sim, margin, pairs, chosen_a, chosen_b, cfg.rescue_threshold)
+    pairs.sort(key=lambda x: x[0])
     joins = _joins(sim, margin, pairs, chosen_a, chosen_b, cfg.join_threshold)
 
     def link(i: int, j: int) -> AlignedPair:
@@ -324,6 +335,21 @@ def align(a: DocUnits, b: DocUnits, cfg: AlignConfig | None = None) -> Alignment
     used_b = {j for _, j in pairs} | {j for _, j in joins}
     return Alignment(a, b, [link(i, j) for i, j in pairs], [i for i in chosen_a if i not in used_a],
                      [j for j in chosen_b if j not in used_b], [link(i, j) for i, j in sorted(joins)])
+
+
+def _rescue(sim: np.ndarray, margin: np.ndarray, pairs: list[tuple[int, int]], chosen_a: list[int],
+            chosen_b: list[int], threshold: float | None) -> list[tuple[int, int]]:
+    """Mutual best pairs among the units the optimal matching left over (their margin was below the first
+    threshold because each side's neighbourhood is crowded, as in plans organised by agency)."""
+    if threshold is None:
+        return []
+    ra = [i for i in chosen_a if i not in {x for x, _ in pairs}]
+    rb = [j for j in chosen_b if j not in {y for _, y in pairs}]
+    if not ra or not rb:
+        return []
+    sub = sim[np.ix_(ra, rb)]
+    best_b, best_a = sub.argmax(axis=1), sub.argmax(axis=0)
+    return [(ra[r], rb[c]) for r, c in enumerate(best_b) if best_a[c] == r and margin[ra[r], rb[c]] >= threshold]
 
 
 def _joins(sim: np.ndarray, margin: np.ndarray, pairs: list[tuple[int, int]], chosen_a: list[int],

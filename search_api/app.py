@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
-from search_api import routes_compare
+from search_api import routes_compare, routes_drafting
 from search_api.deps import Service, get_service
 from search_api.schemas import ChunkOut, DocumentOut, DocumentSummary, ErrorOut, SearchFilters, SearchResponse
 from search_api.service import MAX_K, MAX_QUERY_CHARS, ModelMismatch, NotFound, SearchService
@@ -94,4 +94,5 @@ def create_app(index_dir: Path | str, *, service: SearchService | None = None) -
     app.include_router(router)
 
     app.include_router(routes_compare.router)
+    app.include_router(routes_drafting.router)
     return app

@@ -201,8 +201,10 @@ def _track_revisions(doc: DocxDocument) -> None:
 
 
 def revisions_docx(title: str, notes: list[str], blocks: list[Block], *, author: str = AUTHOR,
-                   date: datetime | None = None) -> bytes:
-    """The .docx: a heading and notes (untracked), then every block as tracked changes, then an end line."""
+                   date: datetime | None = None, sections: Iterable[tuple[str, list[str]]] = (),
+                   tracked_heading: str = "") -> bytes:
+    """The .docx: a heading and notes, optional report ``sections`` (heading, paragraphs), all untracked;
+    then ``tracked_heading`` and every block as tracked changes; then an end line."""
     doc = Document()
     style = doc.styles["Normal"]
     style.font.name = "Times New Roman"  # the font of Vietnamese administrative documents (ND 30/2020)
@@ -210,6 +212,12 @@ def revisions_docx(title: str, notes: list[str], blocks: list[Block], *, author:
     doc.add_heading(_clean(title), level=1)
     for n in notes:
         doc.add_paragraph().add_run(_clean(n)).italic = True
+    for head, paras in sections:
+        doc.add_heading(_clean(head), level=2)
+        for text in paras:
+            doc.add_paragraph(_clean(text))
+    if tracked_heading:
+        doc.add_heading(_clean(tracked_heading), level=2)
     rev = _Revisions(author, date or datetime.now(UTC))
     for block in blocks:
         _emit(doc, block_pieces(block), rev)

@@ -55,7 +55,7 @@ def test_expected_pairs_hold_in_both_directions(search_service):
 
 
 def test_threshold_leaves_weak_pairs_unmatched(search_service):
-    strict = alignment_of(search_service, "cam-lo-2023", "tra-cu-2022", AlignConfig(threshold=0.15))
+    strict = alignment_of(search_service, "cam-lo-2023", "tra-cu-2022", AlignConfig(threshold=0.15, k=3))
     assert _paths(strict) == {("3", "II.3")}  # only the near-identical Ministry wording survives
 
 
@@ -102,3 +102,25 @@ def test_resolve_ambiguous(search_service):
 
     with pytest.raises(ValueError, match="ambiguous"):
         resolve_document(TwoCamLo(), "cam lo 2023")
+
+
+def test_many_to_one_groups_are_labelled(search_service):
+    """Đắk Nông's Sở LĐTBXH and UBND huyện tasks both land on Trà Cú's programme task II.1: one group
+    "gộp" (two of A into one of B), not a pair plus an "only in A"; in the other direction it is "tách"."""
+    al = alignment_of(search_service, "dak-nong-2024", "tra-cu-2022")
+    merged = [g for g in al.groups() if g.kind == "gộp" and any(al.b.units[j].path == "II.1" for j in g.b)]
+    assert merged, [(g.kind, g.a, g.b) for g in al.groups()]
+    g = merged[0]
+    assert [al.a.units[i].path for i in g.a] == ["1", "10"] and len(g.b) == 1
+    assert not {al.a.units[i].path for i in al.only_a} & {"1", "10"}  # joined units are in no other list
+    back = alignment_of(search_service, "tra-cu-2022", "dak-nong-2024")
+    assert any(x.kind == "tách" and [back.a.units[i].path for i in x.a] == ["II.1"] for x in back.groups())
+    strict = alignment_of(search_service, "dak-nong-2024", "tra-cu-2022", AlignConfig(join_threshold=None))
+    assert all(x.kind == "pair" for x in strict.groups()) and not strict.joins
+
+
+@pytest.mark.parametrize("lexical", ["tfidf", "contain"])
+def test_other_lexical_similarities_align_the_same_ministry_wording(search_service, lexical):
+    al = alignment_of(search_service, "cam-lo-2023", "tra-cu-2022", AlignConfig(lexical=lexical))
+    assert {("3", "II.3"), ("8", "II.9")} <= _paths(al)
+    assert all(0.0 <= p.lexical <= 1.0001 for p in al.pairs)

@@ -115,7 +115,7 @@ def _chosen(al, side: str) -> list[int]:
     return sorted(idx)
 
 
-@pytest.mark.parametrize("a, b, joins", [("cam-lo-2023", "tra-cu-2022", None),
+@pytest.mark.parametrize("a, b, joins", [("cam-lo-2023", "tra-cu-2022", 0.06),
                                           ("dak-nong-2024", "lang-son-2023", 0.0)])
 def test_real_comparison_task_by_task(search_service, a, b, joins):
     al = alignment_of(search_service, a, b, AlignConfig(join_threshold=joins))

@@ -8,10 +8,12 @@ from fastapi import FastAPI
 
 from search_api.app import create_app as create_api
 from search_api.service import SearchService
+from web import routes_drafting
 from web.routes import router
 
 
 def create_app(index_dir: Path | str, *, service: SearchService | None = None) -> FastAPI:
     app = create_api(index_dir, service=service)
     app.include_router(router)
+    app.include_router(routes_drafting.router)
     return app
