@@ -10,6 +10,7 @@ exactly (whitespace and markdown noise between tokens included), so what is show
 from __future__ import annotations
 
 import difflib
+import functools
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from indexer.textnorm import normalize, tokenize
 
-__all__ = ["DiffOp", "Redline", "redline", "render_html", "render_markdown", "render_text"]
+__all__ = ["DiffOp", "Redline", "redline", "render_html", "render_markdown", "render_text", "token_keys"]
 
 OpName = Literal["equal", "insert", "delete", "replace"]
 
@@ -69,8 +70,10 @@ class _Tok:
     end: int
 
 
-def _tokens(original: str) -> list[_Tok]:
-    """Tokens of ``original`` whose spans tile it exactly.
+@functools.lru_cache(maxsize=4096)
+def _tokens(original: str) -> tuple[_Tok, ...]:
+    """Tokens of ``original`` whose spans tile it exactly (cached: a comparison or a timeline redlines the
+    same unit against several others, and normalising is most of a redline's cost).
 
     The gap between two tokens is split at its last whitespace: "đài** (" gives "** " to "đài" and nothing
     to "(", while " **Tổng" gives " " to the previous token and "**" to "Tổng"; a gap with no whitespace
@@ -80,7 +83,7 @@ def _tokens(original: str) -> list[_Tok]:
     norm = normalize(original)
     toks = tokenize(norm.text)
     if not toks:
-        return []
+        return ()
     offs = norm.offsets
     starts: list[int] = []
     cores: list[int] = []  # end of each token's own characters in the original
@@ -99,7 +102,12 @@ def _tokens(original: str) -> list[_Tok]:
             cut -= 1
         bounds.append(cut if cut > lo else hi)
     bounds.append(len(original))
-    return [_Tok(t.text, t.kind, bounds[k], bounds[k + 1]) for k, t in enumerate(toks)]
+    return tuple(_Tok(t.text, t.kind, bounds[k], bounds[k + 1]) for k, t in enumerate(toks))
+
+
+def token_keys(text: str) -> list[str]:
+    """The normalised tokens a redline compares (cached with the redline's own tokenisation)."""
+    return [t.key for t in _tokens(text)]
 
 
 # --- op-list clean-up --------------------------------------------------------------------------------------

@@ -79,9 +79,12 @@ def comparison_export(c: Comparison) -> ComparisonExport:
 
 @router.get("/compare", response_model=Comparison, responses=ERRORS)
 def compare_documents(svc: Service, a: Annotated[str, Query(description="document id or 'Cam Lộ 2023'")],
-                      b: Annotated[str, Query(description="document id or 'Trà Cú 2022'")]) -> Comparison:
-    """Align the tasks of two documents one-to-one: pairs (in A's order) with a redline, then what only one has."""
-    return compare(svc, resolve_document(svc, a), resolve_document(svc, b))
+                      b: Annotated[str, Query(description="document id or 'Trà Cú 2022'")]) -> Response:
+    """Align the tasks of two documents: pairs (in A's order) with a redline, many-to-one groups ("tách",
+    "gộp"), then what only one has. The JSON is written directly: the model is already validated, and
+    FastAPI re-validating a comparison's redlines costs more than computing them."""
+    c = compare(svc, resolve_document(svc, a), resolve_document(svc, b))
+    return Response(c.model_dump_json(), media_type="application/json")
 
 
 @router.get("/compare/export", responses={**ERRORS, 200: {"content": {DOCX_MEDIA_TYPE: {}, MD_MEDIA_TYPE: {},
@@ -143,9 +146,10 @@ def diff(svc: Service, a: Annotated[str, Query(description="chunk id")],
 
 @router.get("/evolution", response_model=Evolution, responses=ERRORS)
 def topic_evolution(svc: Service, q: Annotated[str | None, Query(max_length=1000)] = None,
-                    chunk_id: str | None = None) -> Evolution:
-    """A topic (or a chunk's theme) across documents, by year then place, each redlined against its predecessor."""
-    return evolution(svc, q=q, chunk_id=chunk_id)
+                    chunk_id: str | None = None) -> Response:
+    """A topic (or a chunk's theme) across documents, by year then place, each redlined against its predecessor;
+    each entry is the document's unit that carries the topic as a task, its other matching units folded."""
+    return Response(evolution(svc, q=q, chunk_id=chunk_id).model_dump_json(), media_type="application/json")
 
 
 @router.post("/precedents", response_model=PrecedentsOut, responses=ERRORS)
