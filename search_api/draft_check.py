@@ -60,6 +60,8 @@ class PeerTask(BaseModel):
 class ChangedTask(BaseModel):
     previous: CompareUnit
     draft: CompareUnit
+    previous_paths: list[str] = []  # every unit of last year's plan in the group (a merge or split has several)
+    draft_paths: list[str] = []
     text_similarity: float
     redline: Redline  # last year's wording (A) → the draft's (B)
 
@@ -253,7 +255,8 @@ def check_draft(svc: SearchService, d: Directive, *, guidance: str | None = None
                 continue
             changed.append(ChangedTask(previous=unit_out(vs[previous].a.units[g.a[0]]),
                                        draft=unit_out(units.units[g.b[0]]), text_similarity=round(r.similarity, 4),
-                                       redline=r))
+                                       redline=r, previous_paths=[vs[previous].a.units[i].path for i in g.a],
+                                       draft_paths=[units.units[j].path for j in g.b]))
     seen = set().union(*(_linked(al, "b") for al in vs.values())) if vs else set()
     only = [unit_out(units.units[j]) for j in _tasks(units) if j not in seen]
     m = d.metadata

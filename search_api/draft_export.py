@@ -33,7 +33,8 @@ def report_sections(r: DraftCheck) -> list[tuple[str, list[str]]]:
                 [f"{t.peers}/{t.of} đơn vị. Ví dụ ({t.citation}): {t.example.text}" for t in r.common_in_peers]
                 or ["(không có)"]))
     out.append(("3. Nhiệm vụ thay đổi so với năm trước",
-                [f"Mục {c.previous.path} → mục {c.draft.path} (giống {round(100 * c.text_similarity)}%)"
+                [f"Mục {', '.join(c.previous_paths) or c.previous.path} → mục {', '.join(c.draft_paths) or c.draft.path} "
+                 f"(giống {round(100 * c.text_similarity)}%)"
                  for c in r.changed_from_previous] or ["(không có)"]))
     out.append(("4. Nhiệm vụ chỉ dự thảo có", [f"{u.path}. {u.text}" for u in r.only_in_draft] or ["(không có)"]))
     return out

@@ -194,7 +194,8 @@ def draft_check_view(r: DraftCheck, text: str, guidance_id: str = "", previous_i
                  for m in r.missing_from_guidance]
     v.common = [UnitItem(t.example.path, t.example.text, unit_url(t.example.doc_id, t.example.chunk_id, t.example.path),
                          f"{t.peers}/{t.of} đơn vị cùng cấp có nhiệm vụ này", t.citation) for t in r.common_in_peers]
-    v.changed = [UnitItem(c.draft.path, c.draft.text, "", f"So với mục {c.previous.path} năm trước · giống "
+    v.changed = [UnitItem(", ".join(c.draft_paths) or c.draft.path, c.draft.text, "",
+                          f"So với mục {', '.join(c.previous_paths) or c.previous.path} năm trước · giống "
                           f"{percent(c.text_similarity)}", redline=render_html(c.redline))
                  for c in r.changed_from_previous]
     v.only = [UnitItem(u.path, u.text, "") for u in r.only_in_draft]
