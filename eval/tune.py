@@ -48,9 +48,15 @@ def align_grid() -> list:
     many-to-one join threshold (None = one-to-one)."""
     from search_api.align import AlignConfig
 
-    return [AlignConfig(lexical=lex, w_dense=wd, w_lexical=round(1 - wd, 2), k=k, threshold=th, join_threshold=tj)
-            for lex in ("fuzz", "tfidf", "contain") for wd in (0.3, 0.45, 0.6, 0.75) for k in (3, 5)
-            for th in (0.0, 0.02, 0.04, 0.06, 0.08) for tj in (None, 0.0, 0.02, 0.04)]
+    plain = [AlignConfig(lexical=lex, w_dense=wd, w_lexical=round(1 - wd, 2), k=k, threshold=th, join_threshold=tj)
+             for lex in ("fuzz", "tfidf", "contain") for wd in (0.45, 0.6, 0.75) for k in (3, 5)
+             for th in (0.02, 0.04, 0.06, 0.08) for tj in (None, 0.02, 0.06)]
+    # structure: agency-headed tasks split from the start, and a second round for mutual best leftovers
+    structural = [AlignConfig(lexical=lex, w_dense=wd, w_lexical=round(1 - wd, 2), k=5, threshold=th, join_threshold=tj,
+                              split_agency=True, rescue_threshold=rs)
+                  for lex in ("fuzz", "contain") for wd in (0.6, 0.75) for th in (0.04, 0.06)
+                  for tj in (None, 0.06) for rs in (None, 0.0)]
+    return plain + structural
 
 
 GRIDS = {"fusion": grid, "query": query_grid, "align": align_grid}
@@ -58,8 +64,10 @@ GRIDS = {"fusion": grid, "query": query_grid, "align": align_grid}
 
 def align_label(cfg) -> str:
     join = "one-to-one" if cfg.join_threshold is None else f"join ≥ {cfg.join_threshold:g}"
+    extra = (", agency tasks split" if cfg.split_agency else "") + \
+        (f", second round ≥ {cfg.rescue_threshold:g}" if cfg.rescue_threshold is not None else "")
     return (f"{cfg.lexical}, dense {cfg.w_dense:g} / lexical {cfg.w_lexical:g}, k={cfg.k}, "
-            f"threshold {cfg.threshold:g}, {join}")
+            f"threshold {cfg.threshold:g}, {join}{extra}")
 
 
 def _counts(per: dict) -> dict[str, tuple[int, int, int]]:
@@ -104,7 +112,10 @@ def tune_align(svc, gold: Gold, out: Path) -> str:
         pick = max(rows, key=on_rest)
         held.append((p, pick["label"], _counts(pick["per_pair"])[p]))
     hp, hr, hf = _micro([c for _, _, c in held])
-    lines = [f"default: {align_label(AlignConfig())} → P {base.precision:.3f} R {base.recall:.3f} F1 {base.f1:.3f}",
+    before = evaluate_alignments(svc, gold, AlignConfig(k=3, threshold=0.02, join_threshold=None))
+    lines = [f"round 4 default: {align_label(AlignConfig(k=3, threshold=0.02, join_threshold=None))} → "
+             f"P {before.precision:.3f} R {before.recall:.3f} F1 {before.f1:.3f}",
+             f"default: {align_label(AlignConfig())} → P {base.precision:.3f} R {base.recall:.3f} F1 {base.f1:.3f}",
              f"chosen: {best['label']} → P {best['precision']:.3f} R {best['recall']:.3f} F1 {best['f1']:.3f}, "
              f"lowest pair recall {best['min_recall']:.2f}",
              f"leave-one-pair-out (choose on 5 pairs, score the 6th): P {hp:.3f} R {hr:.3f} F1 {hf:.3f}", "",

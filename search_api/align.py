@@ -25,6 +25,10 @@ from indexer.models import Chunk
 from indexer.textnorm import fold
 
 _SPLIT_MARKERS = (" • ", " ¶")
+# token-set/sort cost grows with both texts' length; a whole task with a dozen items (400–650 syllables) is
+# compared lexically on its first 300 (its items are units of their own): the same gold alignment scores
+# (200 lost one gold pair), two long plans 0.47 → 0.30 s.
+FUZZ_TOKENS = 300
 
 
 @dataclass
@@ -91,6 +95,13 @@ class DocUnits:
     groups: list[UnitGroup]
     vectors: np.ndarray  # (len(units), dim), L2-normalised
     folded: list[str]
+    fuzz_text: list[str] = field(default_factory=list)  # the first FUZZ_TOKENS folded tokens (token-set input)
+    sorted_tokens: list[str] = field(default_factory=list)  # the same sorted: token-sort = their plain ratio
+
+    def __post_init__(self) -> None:
+        if not self.fuzz_text:
+            self.fuzz_text = [" ".join(f.split()[:FUZZ_TOKENS]) for f in self.folded]
+            self.sorted_tokens = [" ".join(sorted(f.split())) for f in self.fuzz_text]
 
     def chosen(self, split: set[int]) -> list[int]:
         """Unit indices when the groups in ``split`` are used as items, the others whole, in document order."""
@@ -253,21 +264,22 @@ def _contain(a: list[str], b: list[str]) -> np.ndarray:
     return shared / (np.minimum(ma[:, None], mb[None, :]) + 1e-9)
 
 
-def _lexical(a: list[str], b: list[str], cfg: AlignConfig) -> np.ndarray:
+def _lexical(a: DocUnits, b: DocUnits, cfg: AlignConfig) -> np.ndarray:
     """The configured lexical similarity, 0..1. "fuzz": token-set similarity (robust to reordering and to one
     side adding clauses), tempered by token-sort similarity: token-set alone scores a short text 1.0 against
-    any long text that contains its words."""
+    any long text that contains its words. Token-sort is the plain ratio of the pre-sorted token strings
+    (identical scores, 2.7× faster); both use the two cores (two long plans: 0.46 → 0.24 s)."""
     if cfg.lexical == "tfidf":
-        return _tfidf(a, b)
+        return _tfidf(a.folded, b.folded)
     if cfg.lexical == "contain":
-        return _contain(a, b)
+        return _contain(a.folded, b.folded)
 
-    def run(scorer) -> np.ndarray:
-        return process.cdist(a, b, scorer=scorer, dtype=np.float32, workers=1) / 100.0
+    def run(x: list[str], y: list[str], scorer) -> np.ndarray:
+        return process.cdist(x, y, scorer=scorer, dtype=np.float32, workers=-1) / 100.0
 
     w = cfg.w_token_sort
-    out = run(fuzz.token_set_ratio) * (1 - w)
-    return out + run(fuzz.token_sort_ratio) * w if w else out
+    out = run(a.fuzz_text, b.fuzz_text, fuzz.token_set_ratio) * (1 - w)
+    return out + run(a.sorted_tokens, b.sorted_tokens, fuzz.ratio) * w if w else out
 
 
 def similarity(a: DocUnits, b: DocUnits, cfg: AlignConfig) -> tuple[np.ndarray, ...]:
@@ -281,7 +293,7 @@ def similarity(a: DocUnits, b: DocUnits, cfg: AlignConfig) -> tuple[np.ndarray, 
         z = np.zeros((len(a.units), len(b.units)), dtype="float32")
         return z, z, z, z
     dense = a.vectors @ b.vectors.T
-    lex = _lexical(a.folded, b.folded, cfg)
+    lex = _lexical(a, b, cfg)
     combined = (cfg.w_dense * dense + cfg.w_lexical * lex) / (cfg.w_dense + cfg.w_lexical)
     r_a = _neighbourhood(_group_max(combined, b.groups), cfg.k)
     r_b = _neighbourhood(_group_max(combined.T, a.groups), cfg.k)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 import threading
 import weakref
+from collections import OrderedDict
+from dataclasses import astuple
 from typing import Literal
 
 import numpy as np
@@ -23,7 +25,8 @@ from search_api.tracked_changes import Block, paragraph_text
 
 SHARED_SIMILARITY = 0.9  # redline similarity from which a pair counts as the same wording
 
-_cache: weakref.WeakKeyDictionary[SearchService, dict[str, DocUnits]] = weakref.WeakKeyDictionary()
+DOC_CACHE = 2048  # documents whose units stay parsed (≈40 KB each: vectors and folded texts)
+_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # IndexStore (a generation) → LRU of DocUnits
 _cache_lock = threading.Lock()
 
 
@@ -83,18 +86,25 @@ def _headings(svc: SearchService, doc_id: str) -> dict[str, str]:
 
 
 def doc_units(svc: SearchService, doc_id: str) -> DocUnits:
-    """Alignment units of a document (NotFound for an unknown id), cached for the life of the service."""
+    """Alignment units of a document (NotFound for an unknown id), cached per index generation (a new one
+    after ``directives index`` starts empty, so a re-indexed document is never served stale), least
+    recently used evicted beyond ``DOC_CACHE``."""
     with _cache_lock:
-        per = _cache.setdefault(svc, {})
-        got = per.get(doc_id)
-    if got is not None:
-        return got
+        per = _cache.get(svc.store)
+        got = per.get(doc_id) if per is not None else None
+        if got is not None:
+            per.move_to_end(doc_id)
+            return got
     chunks = svc.chunks_of(doc_id)
     ids = [c.chunk_id for c in chunks]
     vecs = svc.chunk_vectors(ids) if ids else np.zeros((0, 1), dtype="float32")
     got = build_units(doc_id, chunks, _headings(svc, doc_id), dict(zip(ids, vecs, strict=True)))
     with _cache_lock:
-        _cache.setdefault(svc, {})[doc_id] = got
+        per = _cache.setdefault(svc.store, OrderedDict())
+        per[doc_id] = got
+        docs = [k for k in per if isinstance(k, str)]
+        for k in docs[: max(0, len(docs) - DOC_CACHE)]:
+            del per[k]
     return got
 
 
@@ -102,10 +112,27 @@ def unit_out(u: AlignUnit) -> CompareUnit:
     return CompareUnit(**u.to_dict())
 
 
+ALIGN_CACHE = 64  # recent comparisons: the page, its JSON twin and its exports ask for the same one
+
+
 def alignment_of(svc: SearchService, a: str, b: str, cfg: AlignConfig | None = None) -> Alignment:
+    """The alignment of two documents, remembered for the last ``ALIGN_CACHE`` pairs of this generation."""
     if a == b:
         raise ValueError(f"cannot compare document {a!r} with itself: choose two different documents")
-    return align(doc_units(svc, a), doc_units(svc, b), cfg)
+    cfg = cfg or AlignConfig()
+    key = ("align", a, b, *astuple(cfg))
+    with _cache_lock:
+        recent = _cache.setdefault(svc.store, OrderedDict())
+        got = recent.get(key)
+    if got is not None:
+        return got
+    got = align(doc_units(svc, a), doc_units(svc, b), cfg)
+    with _cache_lock:
+        recent[key] = got
+        aligned = [k for k in recent if isinstance(k, tuple)]
+        for k in aligned[: max(0, len(aligned) - ALIGN_CACHE)]:
+            del recent[k]
+    return got
 
 
 def compare(svc: SearchService, a: str, b: str, cfg: AlignConfig | None = None) -> Comparison:

@@ -18,9 +18,9 @@ from rapidfuzz.distance import Indel
 
 from indexer.chunks import chunk_id as make_chunk_id
 from indexer.models import Chunk
-from indexer.textnorm import fold
+from indexer.textnorm import fold, normalize_text, tokenize
 from search_api.compare import CompareUnit, doc_units, unit_out
-from search_api.redline import Redline, redline, token_keys
+from search_api.redline import Redline, redline
 from search_api.schemas import ResultDocument
 from search_api.service import NotFound, SearchService
 
@@ -124,7 +124,8 @@ def _chunk_hits(svc: SearchService, chunk_id: str) -> list[Hit]:
 
 
 def _tokens(text: str) -> list[str]:
-    return token_keys(text)
+    """What the redline's similarity counts, without its offsets (only the chosen pair gets a full redline)."""
+    return [t.text for t in tokenize(normalize_text(text))]
 
 
 def evolution(svc: SearchService, q: str | None = None, chunk_id: str | None = None) -> Evolution:
@@ -139,16 +140,22 @@ def evolution(svc: SearchService, q: str | None = None, chunk_id: str | None = N
         rows.append((doc.year or 0, fold(doc.place).lower(), doc, unit, score, others))
     rows.sort(key=lambda r: (r[0], r[1]))
     entries: list[EvolutionEntry] = []
-    tokens: list[list[str]] = []
+    tokens: dict[int, list[str]] = {}  # entry index → tokens, computed only when an entry is compared
+
+    def toks_of(i: int) -> list[str]:
+        if i not in tokens:
+            tokens[i] = _tokens(entries[i].unit.text if i < len(entries) else rows[i][3].text)
+        return tokens[i]
+
     for year, place, doc, unit, score, others in rows:
         n_earlier = sum(1 for x in entries if (x.document.year or 0) < year)
         earlier = entries[:n_earlier]  # rows are sorted by year, so the earlier ones are a prefix
-        toks = _tokens(unit.text)
         e = EvolutionEntry(document=doc, unit=unit, score=round(score, 4), others=others, first_seen=doc.year)
         if earlier:
             # the redline's similarity (2·matched tokens / all tokens) via Indel on token lists: fast enough
             # to compare with every earlier entry; the full redline is computed once, for the chosen one
-            sims = [Indel.normalized_similarity(t, toks) for t in tokens[:n_earlier]]
+            toks = toks_of(len(entries))
+            sims = [Indel.normalized_similarity(toks_of(j), toks) for j in range(n_earlier)]
             same_place = [k for k, p in enumerate(earlier) if fold(p.document.place).lower() == place]
             if same_place:
                 k, reason = same_place[-1], "same place"
@@ -162,5 +169,4 @@ def evolution(svc: SearchService, q: str | None = None, chunk_id: str | None = N
             if same:
                 e.first_seen = min(same)
         entries.append(e)
-        tokens.append(toks)
     return Evolution(query=q, chunk_id=chunk_id if q is None else None, entries=entries)
