@@ -336,13 +336,18 @@ class IndexStore:
                         self._int8_from = len(self._ids) + 1
         return self._scan
 
+    def chunk_doc_ids(self) -> list[tuple[int, str]]:
+        """(rowid, doc_id) of every chunk: per-document aggregates of the vectors without loading texts."""
+        return [(int(r), d) for r, d in self.con.execute("SELECT rowid, doc_id FROM chunks ORDER BY rowid")]
+
     def reference_rows(self) -> Iterator[tuple[str, LegalRef | None, list[LegalRef], str]]:
         """(doc_id, implements, references, opening) of every document, where ``opening`` is the text from
         the implements citation on (1,000 characters). SQLite's JSON functions pick these out of each
         document's JSON, which is far cheaper than rebuilding every Directive (link graphs over the corpus)."""
-        q = ("SELECT doc_id, json_extract(json, '$.metadata.implements'), json_extract(json, '$.metadata.references'), "
-             "substr(json_extract(json, '$.text'), coalesce(json_extract(json, '$.metadata.implements.start'), 0) + 1, "
-             "1000) FROM documents ORDER BY doc_id")
+        q = ("WITH m AS (SELECT doc_id, json, json_extract(json, '$.metadata') AS meta FROM documents) "
+             "SELECT doc_id, json_extract(meta, '$.implements'), json_extract(meta, '$.references'), "
+             "substr(json_extract(json, '$.text'), coalesce(json_extract(meta, '$.implements.start'), 0) + 1, 1000) "
+             "FROM m ORDER BY doc_id")  # the large JSON is parsed twice per document, the metadata thrice
         for doc_id, impl, refs, opening in self.con.execute(q):
             imp = _ref(json.loads(impl)) if impl else None
             found = [_ref(r) for r in json.loads(refs or "[]")]

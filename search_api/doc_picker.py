@@ -91,14 +91,14 @@ def _centroid_matrix(svc: SearchService) -> tuple[list[str], np.ndarray]:
         got = _centroids.get(store)
     if got is not None:
         return got
-    rows: dict[str, list[int]] = {}
-    for s in store.iter_chunks():
-        rows.setdefault(s.chunk.doc_id, []).append(s.rowid)
-    ids = sorted(rows)
+    pairs = store.chunk_doc_ids()
+    ids = sorted({d for _, d in pairs})
+    pos = {d: k for k, d in enumerate(ids)}
     mat = np.zeros((len(ids), store.dim), dtype="float32")
-    for k, doc_id in enumerate(ids):
-        v = store.vectors(rows[doc_id]).mean(axis=0)
-        mat[k] = v / (np.linalg.norm(v) or 1.0)
+    for start in range(0, len(pairs), 20_000):  # bounded memory: 20k vectors at a time
+        part = pairs[start:start + 20_000]
+        np.add.at(mat, np.fromiter((pos[d] for _, d in part), dtype=np.int64), store.vectors(r for r, _ in part))
+    mat /= np.maximum(np.linalg.norm(mat, axis=1, keepdims=True), 1e-9)
     got = (ids, mat)
     with _lock:
         _centroids[store] = got
@@ -112,9 +112,8 @@ def similar_documents(svc: SearchService, doc_id: str, k: int = 5) -> Suggestion
     if doc_id not in ids:
         return SuggestionsOut(doc_id=doc_id, results=[])
     sims = mat @ mat[ids.index(doc_id)]
-    docs = {d.doc_id: d for d in svc.documents()}
     out: list[SimilarDocument] = []
-    earlier = [d for d in docs.values() if d.doc_id != doc_id and _key(d.place) == _key(me.place) and me.place
+    earlier = [d for _, d in _index(svc) if d.doc_id != doc_id and _key(d.place) == _key(me.place) and me.place
                and (d.year or 0) < (me.year or 0)]
     if earlier:
         prev = max(earlier, key=lambda d: (d.year or 0, d.date))

@@ -123,13 +123,24 @@ def resolve(svc: SearchService, number: str, date: str = "", exclude: str = "") 
     return out
 
 
+_targets_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _targets(svc: SearchService) -> dict[str, list[tuple[NumberKey, str]]]:
-    """serial → [(key, doc_id)] over the corpus (from the documents table: no JSON read)."""
-    by: dict[str, list[tuple[NumberKey, str]]] = {}
-    for d in svc.documents():
-        k = number_key(d.number, d.date)
+    """serial → [(key, doc_id)] over the corpus, once per generation (from the documents table's number and
+    date columns: no JSON read)."""
+    store = svc.store
+    with _lock:
+        by = _targets_cache.get(store)
+    if by is not None:
+        return by
+    by = {}
+    for d in store.documents():
+        k = number_key(d["number"] or "", d["date"] or "")
         if k is not None:
-            by.setdefault(k.serial, []).append((k, d.doc_id))
+            by.setdefault(k.serial, []).append((k, d["doc_id"]))
+    with _lock:
+        _targets_cache[store] = by
     return by
 
 
