@@ -106,6 +106,7 @@ def test_draft_check_upload_docx(page, base_url, tmp_path):
 def test_propagation_view(page, base_url):
     page.goto(base_url + "/documents/bo-ldtbxh-636-2023")
     assert "Văn bản thực hiện" in page.inner_text(".links-panel")
+    page.locator(".links-panel").scroll_into_view_if_needed()
     shot(page, "document-links")
     page.get_by_role("link", name="Xem văn bản này lan tỏa xuống các cấp").click()
     page.wait_for_selector(".prop-task")

@@ -87,3 +87,11 @@ def test_compare_page_shows_groups_and_tracked_export(client):
     html = client.get("/compare", params={"a": "dak-nong-2024", "b": "tra-cu-2022"}).text
     assert "Gộp: 2 ↔ 1 nhiệm vụ" in html
     assert 'href="/api/compare/export?a=dak-nong-2024&amp;b=tra-cu-2022&amp;format=tracked"' in html
+
+
+def test_draft_check_page_lets_the_user_choose_the_documents(client):
+    html = client.post("/draft-check", data={"text": draft_text(), "previous": "tra-cu-2022"}).text
+    basis = html.split('id="basis-title"', 1)[1].split("</ul>", 1)[0]
+    assert 'href="/documents/tra-cu-2022"' in basis  # the user's choice, not Cam Lộ 2023
+    assert 'name="previous" type="search" value="tra-cu-2022"' in html
+    assert client.post("/draft-check", data={"text": draft_text(), "previous": "khong-co"}).status_code == 404

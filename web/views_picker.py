@@ -51,6 +51,7 @@ def suggestions(svc: SearchService, a: str, b: str) -> list[tuple[str, str, str]
     for s in similar_documents(svc, a, 5).results:
         if s.document.doc_id == b:
             continue
+        # no percentage: e5 centroids of plans on one subject all sit near 0.99, only their order means much
         out.append((label(s.document), "/compare?" + urlencode({"a": a, "b": s.document.doc_id}),
-                    f"{REASONS.get(s.reason, s.reason)} · {round(100 * s.similarity)}%"))
+                    REASONS.get(s.reason, s.reason)))
     return out
