@@ -45,18 +45,24 @@ def query_grid() -> list:
 
 def align_grid() -> list:
     """Alignment (compare): lexical similarity × dense weight × margin neighbourhood × threshold × the
-    many-to-one join threshold (None = one-to-one)."""
+    many-to-one join threshold (None = one-to-one); then the sentence level (round 6): the best sentence pair
+    ("tfidf") or sentence coverage ("cover") mixed in, with and without a bonus for two units assigned to the
+    same agency."""
     from search_api.align import AlignConfig
 
-    plain = [AlignConfig(lexical=lex, w_dense=wd, w_lexical=round(1 - wd, 2), k=k, threshold=th, join_threshold=tj)
+    plain = [AlignConfig(lexical=lex, w_dense=wd, w_lexical=round(1 - wd, 2), k=k, threshold=th, join_threshold=tj,
+                         sentence=None)
              for lex in ("fuzz", "tfidf", "contain") for wd in (0.45, 0.6, 0.75) for k in (3, 5)
              for th in (0.02, 0.04, 0.06, 0.08) for tj in (None, 0.02, 0.06)]
-    # structure: agency-headed tasks split from the start, and a second round for mutual best leftovers
+    # structure: agency-headed tasks split from the start, and a second matching round for mutual best leftovers
     structural = [AlignConfig(lexical=lex, w_dense=wd, w_lexical=round(1 - wd, 2), k=5, threshold=th, join_threshold=tj,
-                              split_agency=True, rescue_threshold=rs)
+                              split_agency=True, rescue_threshold=rs, sentence=None)
                   for lex in ("fuzz", "contain") for wd in (0.6, 0.75) for th in (0.04, 0.06)
                   for tj in (None, 0.06) for rs in (None, 0.0)]
-    return plain + structural
+    sentence = [AlignConfig(sentence=sn, w_sentence=ws, same_agency=ag, k=k, threshold=th)
+                for sn in ("tfidf", "cover") for ws in (0.1, 0.15, 0.2, 0.4) for ag in (0.0, 0.05, 0.1)
+                for k in (3, 4, 5) for th in (0.04, 0.05, 0.06, 0.08)]
+    return plain + structural + sentence
 
 
 GRIDS = {"fusion": grid, "query": query_grid, "align": align_grid}
@@ -65,7 +71,9 @@ GRIDS = {"fusion": grid, "query": query_grid, "align": align_grid}
 def align_label(cfg) -> str:
     join = "one-to-one" if cfg.join_threshold is None else f"join ≥ {cfg.join_threshold:g}"
     extra = (", agency tasks split" if cfg.split_agency else "") + \
-        (f", second round ≥ {cfg.rescue_threshold:g}" if cfg.rescue_threshold is not None else "")
+        (f", second round ≥ {cfg.rescue_threshold:g}" if cfg.rescue_threshold is not None else "") + \
+        (f", sentences {cfg.sentence} ×{cfg.w_sentence:g}" if cfg.sentence and cfg.w_sentence else "") + \
+        (f", same agency +{cfg.same_agency:g}" if cfg.same_agency else "")
     return (f"{cfg.lexical}, dense {cfg.w_dense:g} / lexical {cfg.w_lexical:g}, k={cfg.k}, "
             f"threshold {cfg.threshold:g}, {join}{extra}")
 
@@ -112,9 +120,12 @@ def tune_align(svc, gold: Gold, out: Path) -> str:
         pick = max(rows, key=on_rest)
         held.append((p, pick["label"], _counts(pick["per_pair"])[p]))
     hp, hr, hf = _micro([c for _, _, c in held])
-    before = evaluate_alignments(svc, gold, AlignConfig(k=3, threshold=0.02, join_threshold=None))
-    lines = [f"round 4 default: {align_label(AlignConfig(k=3, threshold=0.02, join_threshold=None))} → "
-             f"P {before.precision:.3f} R {before.recall:.3f} F1 {before.f1:.3f}",
+    r4 = AlignConfig(k=3, threshold=0.02, join_threshold=None, sentence=None)
+    r5 = AlignConfig(k=5, sentence=None)
+    before, r5_res = evaluate_alignments(svc, gold, r4), evaluate_alignments(svc, gold, r5)
+    lines = [f"round 4 default: {align_label(r4)} → P {before.precision:.3f} R {before.recall:.3f} F1 {before.f1:.3f}",
+             f"round 5 default: {align_label(r5)} → P {r5_res.precision:.3f} R {r5_res.recall:.3f} "
+             f"F1 {r5_res.f1:.3f}",
              f"default: {align_label(AlignConfig())} → P {base.precision:.3f} R {base.recall:.3f} F1 {base.f1:.3f}",
              f"chosen: {best['label']} → P {best['precision']:.3f} R {best['recall']:.3f} F1 {best['f1']:.3f}, "
              f"lowest pair recall {best['min_recall']:.2f}",

@@ -5,7 +5,9 @@ have item chunks, its items. Plans differ in granularity (Lạng Sơn's III.1 bu
 spreads over five tasks), so each task is used whole or split into its items, whichever aligns better: start
 whole, then split a group when that raises the total matched score. The assignment itself is optimal
 (Hungarian, ``scipy.optimize.linear_sum_assignment``) over a similarity mixing e5 cosine (stored vectors) with
-rapidfuzz token-set similarity on folded text; pairs below a threshold stay unmatched.
+rapidfuzz token-set similarity on folded text and a sentence-level tf-idf similarity (a task whose two
+sentences are two items of the other plan, one duty inside an agency's bundle); pairs below a threshold stay
+unmatched.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ FUZZ_TOKENS = 300
 
 @dataclass
 class AlignConfig:
-    """Weights of the similarity and the match threshold (chosen on eval/gold.json: eval/RESULTS.md round 5).
+    """Weights of the similarity and the match threshold (chosen on eval/gold.json: eval/RESULTS.md round 6).
 
     e5 cosines of same-domain Vietnamese text sit in a narrow band (≈0.83–0.99), so matches are decided on the
     margin of a pair over each side's neighbourhood rather than on the raw score (see ``similarity``).
@@ -42,7 +44,7 @@ class AlignConfig:
     w_dense: float = 0.6
     w_lexical: float = 0.4
     w_token_sort: float = 0.3  # share of token-sort in the lexical similarity (the rest is token-set)
-    k: int = 5  # neighbourhood size of the margin
+    k: int = 3  # neighbourhood size of the margin
     threshold: float = 0.06  # a pair whose margin is below this is not a match (eval/tune.py --grid align)
     split_gain: float = 0.02  # splitting a task into items must raise the objective by at least this much
     # lexical similarity: "fuzz" (token-set/sort ratio), "tfidf" (cosine of IDF-weighted syllables and
@@ -57,6 +59,13 @@ class AlignConfig:
     # tasks headed by an agency ("1. Sở Y tế", "10. Ủy ban nhân dân các huyện") bundle unrelated topics:
     # start with their items as the units (the search may still join them back)
     split_agency: bool = False
+    # sentence level: a unit that bundles several duties (an agency's task, a task whose two sentences are two
+    # items elsewhere) is also compared sentence by sentence, and that similarity joins the mix with this
+    # weight ("tfidf": the best sentence pair; "cover": sentence coverage; see ``_sentence_similarity``)
+    sentence: Literal["tfidf", "cover"] | None = "tfidf"
+    w_sentence: float = 0.15
+    # items inherit their task's agency; a pair whose two units are assigned to the same agency gains this
+    same_agency: float = 0.0
 
 
 @dataclass
@@ -102,6 +111,14 @@ class DocUnits:
         if not self.fuzz_text:
             self.fuzz_text = [" ".join(f.split()[:FUZZ_TOKENS]) for f in self.folded]
             self.sorted_tokens = [" ".join(sorted(f.split())) for f in self.fuzz_text]
+
+    _sentences: list[list[str]] | None = None
+
+    def sentences(self) -> list[list[str]]:
+        """Each unit's folded sentences (computed once: only the sentence-level similarity needs them)."""
+        if self._sentences is None:
+            self._sentences = [split_sentences(_without_agency_line(u)) for u in self.units]
+        return self._sentences
 
     def chosen(self, split: set[int]) -> list[int]:
         """Unit indices when the groups in ``split`` are used as items, the others whole, in document order."""
@@ -167,6 +184,32 @@ class Alignment:
 def fold_key(text: str) -> str:
     """Lower-case, diacritic-free, punctuation-free text: what the lexical similarity compares."""
     return " ".join(re.findall(r"[^\W_]+", fold(text.lower())))
+
+
+_SENTENCE_END = re.compile(r"(?<=[.;!?])\s+|\n+")
+MIN_SENTENCE = 5  # folded tokens: a shorter piece ("Sở Y tế", "đúng quy định.") joins the sentence before it
+
+
+def split_sentences(text: str) -> list[str]:
+    """Folded sentences of a unit: split at sentence ends, semicolons (duties in a list) and line breaks;
+    a piece under ``MIN_SENTENCE`` tokens is glued to its neighbour."""
+    out: list[str] = []
+    for piece in _SENTENCE_END.split(text):
+        f = fold_key(piece)
+        if not f:
+            continue
+        if out and (len(f.split()) < MIN_SENTENCE or len(out[-1].split()) < MIN_SENTENCE):
+            out[-1] = f"{out[-1]} {f}"
+        else:
+            out.append(f)
+    return out or [fold_key(text)]
+
+
+def _without_agency_line(u: AlignUnit) -> str:
+    """A task headed by its agency ("Sở Y tế\n…") without that line: who does it is ``same_agency``'s part,
+    and two plans' identical agency lines would otherwise be their best "sentence pair"."""
+    first, _, rest = u.text.partition("\n")
+    return rest if u.agency and rest and fold_key(first).endswith(fold_key(u.agency)) else u.text
 
 
 def is_alignable(c: Chunk) -> bool:
@@ -264,6 +307,35 @@ def _contain(a: list[str], b: list[str]) -> np.ndarray:
     return shared / (np.minimum(ma[:, None], mb[None, :]) + 1e-9)
 
 
+def _sentence_index(du: DocUnits) -> tuple[list[str], np.ndarray]:
+    """(every unit's sentences in unit order, where each unit's run starts): the rows ``reduceat`` folds."""
+    sents = du.sentences()
+    starts = np.cumsum([0] + [len(x) for x in sents[:-1]]).astype(np.int64)
+    return [x for xs in sents for x in xs], starts
+
+
+def _fold_max(m: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Sentence × sentence → unit × unit: the best sentence pair of each unit pair."""
+    return np.maximum.reduceat(np.maximum.reduceat(m, rows, axis=0), cols, axis=1)
+
+
+def _sentence_similarity(a: DocUnits, b: DocUnits, how: str) -> np.ndarray:
+    """Unit × unit from sentence × sentence tf-idf cosines: the best pair of one sentence of each unit
+    ("tfidf"), or how well the sentences of one unit are covered by the other's, the better direction
+    ("cover": each sentence's best counterpart, averaged, as BERTScore does with tokens)."""
+    sa, ra = _sentence_index(a)
+    sb, rb = _sentence_index(b)
+    if how == "tfidf":
+        return _fold_max(_tfidf(sa, sb), ra, rb)
+    if how == "cover":
+        sim = _tfidf(sa, sb)
+        na, nb = np.diff(np.r_[ra, len(sa)]), np.diff(np.r_[rb, len(sb)])
+        cov_a = np.add.reduceat(np.maximum.reduceat(sim, rb, axis=1), ra, axis=0) / na[:, None]
+        cov_b = (np.add.reduceat(np.maximum.reduceat(sim, ra, axis=0), rb, axis=1) / nb[None, :])
+        return np.maximum(cov_a, cov_b).astype("float32")
+    raise ValueError(f"unknown sentence similarity {how!r}")
+
+
 def _lexical(a: DocUnits, b: DocUnits, cfg: AlignConfig) -> np.ndarray:
     """The configured lexical similarity, 0..1. "fuzz": token-set similarity (robust to reordering and to one
     side adding clauses), tempered by token-sort similarity: token-set alone scores a short text 1.0 against
@@ -294,12 +366,35 @@ def similarity(a: DocUnits, b: DocUnits, cfg: AlignConfig) -> tuple[np.ndarray, 
         return z, z, z, z
     dense = a.vectors @ b.vectors.T
     lex = _lexical(a, b, cfg)
-    combined = (cfg.w_dense * dense + cfg.w_lexical * lex) / (cfg.w_dense + cfg.w_lexical)
+    combined = cfg.w_dense * dense + cfg.w_lexical * lex
+    total = cfg.w_dense + cfg.w_lexical
+    if cfg.sentence and cfg.w_sentence:
+        combined = combined + cfg.w_sentence * _sentence_similarity(a, b, cfg.sentence)
+        total += cfg.w_sentence
+    combined = combined / total
+    if cfg.same_agency:
+        combined = combined + cfg.same_agency * _same_agency(a, b)
     r_a = _neighbourhood(_group_max(combined, b.groups), cfg.k)
     r_b = _neighbourhood(_group_max(combined.T, a.groups), cfg.k)
     margin = 2 * combined - r_a[:, None] - r_b[None, :]
     f = np.float32
     return combined.astype(f), margin.astype(f), dense.astype(f), lex.astype(f)
+
+
+def agency_key(name: str) -> str:
+    """An agency's name in one form: "UBND các huyện, thành phố" = "Ủy ban nhân dân các huyện, thành phố"."""
+    key = fold_key(name)
+    key = re.sub(r"\bubnd\b", "uy ban nhan dan", key)
+    return re.sub(r"^(?:de nghi|giao)\s+", "", key)
+
+
+def _same_agency(a: DocUnits, b: DocUnits) -> np.ndarray:
+    """1 where both units are assigned to the same agency (an item takes its task's), else 0."""
+    def keys(du: DocUnits) -> list[str]:
+        return [agency_key(du.units[du.groups[u.group].whole].agency) for u in du.units]
+
+    ka, kb = keys(a), keys(b)
+    return np.array([[float(bool(x) and x == y) for y in kb] for x in ka], dtype="float32").reshape(len(ka), len(kb))
 
 
 def _assign(sim: np.ndarray, rows: list[int], cols: list[int], threshold: float) -> tuple[float, list[tuple[int, int]]]:
@@ -390,3 +485,4 @@ def _joins(sim: np.ndarray, margin: np.ndarray, pairs: list[tuple[int, int]], ch
             out.append((x, y))
             grows_a.add(x)
     return out
+

@@ -9,20 +9,16 @@ from one pass over the chunk table).
 from __future__ import annotations
 
 import re
-import threading
-import weakref
 
 import numpy as np
 from pydantic import BaseModel
 
 from indexer.textnorm import fold
+from search_api.generation_cache import PerGeneration
 from search_api.schemas import ResultDocument
 from search_api.service import SearchService
 
 MAX_SUGGEST = 50
-_lines: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_centroids: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
 
 
 class DocumentHit(BaseModel):
@@ -55,20 +51,19 @@ def label(d: ResultDocument) -> str:
     return f"{d.place or d.doc_id} {d.year or ''} — {d.title}".strip()
 
 
-def _index(svc: SearchService) -> list[tuple[str, ResultDocument]]:
-    store = svc.store
-    with _lock:
-        got = _lines.get(store)
-    if got is None:
-        got = []
-        for d in svc.documents():
-            rd = ResultDocument(**{k: getattr(d, k) for k in ResultDocument.model_fields})
-            line = _key(" ".join(str(x) for x in (d.place, d.province, d.province_current, d.title, d.number,
-                                                  d.year or "", d.doc_type, d.issuer, d.subject, d.doc_id)))
-            got.append((f" {line} ", rd))
-        with _lock:
-            _lines[store] = got
+def _build_lines(svc: SearchService) -> list[tuple[str, ResultDocument]]:
+    """The folded metadata line of every document, with its summary."""
+    got = []
+    for d in svc.documents():
+        rd = ResultDocument(**{k: getattr(d, k) for k in ResultDocument.model_fields})
+        line = _key(" ".join(str(x) for x in (d.place, d.province, d.province_current, d.title, d.number,
+                                              d.year or "", d.doc_type, d.issuer, d.subject, d.doc_id)))
+        got.append((f" {line} ", rd))
     return got
+
+
+LINES = PerGeneration(_build_lines)
+_index = LINES.get
 
 
 def suggest(svc: SearchService, q: str, limit: int = 10) -> SuggestOut:
@@ -85,12 +80,9 @@ def suggest(svc: SearchService, q: str, limit: int = 10) -> SuggestOut:
     return SuggestOut(q=q, total=len(hits), results=[DocumentHit(document=d, label=label(d)) for d in hits[:limit]])
 
 
-def _centroid_matrix(svc: SearchService) -> tuple[list[str], np.ndarray]:
+def _build_centroids(svc: SearchService) -> tuple[list[str], np.ndarray]:
+    """Each document's normalised mean chunk vector (1.5 s at 107k chunks), in doc_id order."""
     store = svc.store
-    with _lock:
-        got = _centroids.get(store)
-    if got is not None:
-        return got
     pairs = store.chunk_doc_ids()
     ids = sorted({d for _, d in pairs})
     pos = {d: k for k, d in enumerate(ids)}
@@ -99,10 +91,11 @@ def _centroid_matrix(svc: SearchService) -> tuple[list[str], np.ndarray]:
         part = pairs[start:start + 20_000]
         np.add.at(mat, np.fromiter((pos[d] for _, d in part), dtype=np.int64), store.vectors(r for r, _ in part))
     mat /= np.maximum(np.linalg.norm(mat, axis=1, keepdims=True), 1e-9)
-    got = (ids, mat)
-    with _lock:
-        _centroids[store] = got
-    return got
+    return ids, mat
+
+
+CENTROIDS = PerGeneration(_build_centroids)  # built by the server's background warm-up (``search_api.warmup``)
+_centroid_matrix = CENTROIDS.get
 
 
 def similar_documents(svc: SearchService, doc_id: str, k: int = 5) -> SuggestionsOut:

@@ -14,8 +14,6 @@ documents' stored metadata and cached; walking it never loops, even over a cycle
 from __future__ import annotations
 
 import re
-import threading
-import weakref
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
@@ -23,14 +21,12 @@ from rapidfuzz import fuzz
 
 from indexer.models import LegalRef
 from indexer.textnorm import fold
+from search_api.generation_cache import PerGeneration
 from search_api.schemas import ResultDocument
 from search_api.service import SearchService
 
 CODE_SIMILARITY = 80  # rapidfuzz ratio (0–100) between folded codes: "SLDTBXHBTXHTE" vs "SLDTDBXHBTXHTTEBDG" ≥ 80
 MAX_DEPTH = 6  # Ministry → province → district → commune is 3; deeper chains are data errors
-
-_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -123,36 +119,23 @@ def resolve(svc: SearchService, number: str, date: str = "", exclude: str = "") 
     return out
 
 
-_targets_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _targets(svc: SearchService) -> dict[str, list[tuple[NumberKey, str]]]:
-    """serial → [(key, doc_id)] over the corpus, once per generation (from the documents table's number and
-    date columns: no JSON read)."""
-    store = svc.store
-    with _lock:
-        by = _targets_cache.get(store)
-    if by is not None:
-        return by
-    by = {}
-    for d in store.documents():
+def _build_targets(svc: SearchService) -> dict[str, list[tuple[NumberKey, str]]]:
+    """serial → [(key, doc_id)] over the corpus (from the documents table's number and date columns: no JSON
+    read)."""
+    by: dict[str, list[tuple[NumberKey, str]]] = {}
+    for d in svc.store.documents():
         k = number_key(d["number"] or "", d["date"] or "")
         if k is not None:
             by.setdefault(k.serial, []).append((k, d["doc_id"]))
-    with _lock:
-        _targets_cache[store] = by
     return by
 
 
-def graph(svc: SearchService) -> LinkGraph:
-    """The link graph of the service's current generation, built on first use."""
-    store = svc.store
-    with _lock:
-        g = _cache.get(store)
-    if g is not None:
-        return g
+_targets = PerGeneration(_build_targets).get
+
+
+def _build_graph(svc: SearchService) -> LinkGraph:
     g = LinkGraph()
-    for doc_id, implements, references, opening in store.reference_rows():
+    for doc_id, implements, references, opening in svc.store.reference_rows():
         refs = upstream_refs(implements, references, opening)
         resolved = [(r, resolve(svc, r.number, r.date, exclude=doc_id)) for r in refs]
         g.refs[doc_id] = resolved
@@ -160,9 +143,15 @@ def graph(svc: SearchService) -> LinkGraph:
         g.up[doc_id] = ups
         for u in ups:
             g.down.setdefault(u, []).append(doc_id)
-    with _lock:
-        _cache[store] = g
     return g
+
+
+GRAPH = PerGeneration(_build_graph)  # built by the server's background warm-up (``search_api.warmup``)
+
+
+def graph(svc: SearchService) -> LinkGraph:
+    """The link graph of the service's current generation (2.4 s at 4,066 documents), built once."""
+    return GRAPH.get(svc)
 
 
 def _walk(start: str, edges: dict[str, list[str]]) -> list[tuple[str, int, str | None]]:
