@@ -12,6 +12,7 @@ unmatched.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections import Counter
@@ -109,11 +110,15 @@ class TermRows:
         hashes: list[int] = []
         counts: list[int] = []
         indptr = [0]
+        seen: dict[str, tuple[list[int], list[int]]] = {}  # a task's sentences are its items' sentences again
         for t in texts:
-            w = t.split()
-            c = Counter([f"{x}_{y}" for x, y in itertools.pairwise(w)] + w)
-            hashes += map(hash, c)
-            counts += c.values()
+            row = seen.get(t)
+            if row is None:
+                w = t.split()
+                c = Counter([f"{x}_{y}" for x, y in itertools.pairwise(w)] + w)
+                row = seen[t] = ([hash(k) for k in c], list(c.values()))
+            hashes += row[0]
+            counts += row[1]
             indptr.append(len(hashes))
         return cls(np.asarray(hashes, dtype=np.int64), np.asarray(counts, dtype="float32"),
                    np.asarray(indptr, dtype=np.int64))
@@ -224,12 +229,18 @@ _SENTENCE_END = re.compile(r"(?<=[.;!?])\s+|\n+")
 MIN_SENTENCE = 5  # folded tokens: a shorter piece ("Sở Y tế", "đúng quy định.") joins the sentence before it
 
 
+@functools.lru_cache(maxsize=65536)
+def _fold_piece(piece: str) -> str:
+    """``fold_key`` of one sentence, remembered: a task's text repeats its items' sentences."""
+    return fold_key(piece)
+
+
 def split_sentences(text: str) -> list[str]:
     """Folded sentences of a unit: split at sentence ends, semicolons (duties in a list) and line breaks;
     a piece under ``MIN_SENTENCE`` tokens is glued to its neighbour."""
     out: list[str] = []
     for piece in _SENTENCE_END.split(text):
-        f = fold_key(piece)
+        f = _fold_piece(piece)
         if not f:
             continue
         if out and (len(f.split()) < MIN_SENTENCE or len(out[-1].split()) < MIN_SENTENCE):
