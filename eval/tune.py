@@ -127,12 +127,13 @@ def tune_align(svc, gold: Gold, out: Path) -> str:
              f"round 5 default: {align_label(r5)} → P {r5_res.precision:.3f} R {r5_res.recall:.3f} "
              f"F1 {r5_res.f1:.3f}",
              f"default: {align_label(AlignConfig())} → P {base.precision:.3f} R {base.recall:.3f} F1 {base.f1:.3f}",
-             f"chosen: {best['label']} → P {best['precision']:.3f} R {best['recall']:.3f} F1 {best['f1']:.3f}, "
+             f"best by the rule (targets, then F1): {best['label']} → P {best['precision']:.3f} "
+             f"R {best['recall']:.3f} F1 {best['f1']:.3f}, "
              f"lowest pair recall {best['min_recall']:.2f}",
              f"leave-one-pair-out (choose on 5 pairs, score the 6th): P {hp:.3f} R {hr:.3f} F1 {hf:.3f}", "",
              "| held-out pair | setting chosen on the others | found / judged / gold |", "|---|---|---|"]
     lines += [f"| {p} | {lab} | {c[0]} / {c[1]} / {c[2]} |" for p, lab, c in held]
-    lines += ["", "| chosen setting, per pair | P | R | F1 | gold | judged |", "|---|---|---|---|---|---|"]
+    lines += ["", "| best setting, per pair | P | R | F1 | gold | judged |", "|---|---|---|---|---|---|"]
     lines += [f"| {k} | {v['precision']:.2f} | {v['recall']:.2f} | {v['f1']:.2f} | {v['gold']} | {v['predicted']} |"
               for k, v in best["per_pair"].items()]
     lines += ["", "| setting | P | R | F1 | lowest pair recall |", "|---|---|---|---|---|"]
