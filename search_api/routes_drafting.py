@@ -75,7 +75,21 @@ def run_check(svc: SearchService, req: dict[str, Any]) -> tuple[DraftCheck, Any]
     return check_draft(svc, d, guidance=req.get("guidance") or None, previous=req.get("previous") or None), d
 
 
-@router.post("/draft-check", response_model=DraftCheck,
+DRAFT_BODY = {  # the body is read by hand (JSON or a form with a file); this is what it may hold, as JSON
+    "required": True,
+    "content": {"application/json": {"schema": {
+        "type": "object", "required": ["text"], "additionalProperties": False,
+        "properties": {
+            "text": {"type": "string", "minLength": 1, "maxLength": 1_000_000, "pattern": r"\S",
+                     "description": "the draft's full text (a form may send a .docx/.txt file instead)"},
+            "guidance": {"type": "string", "minLength": 1, "maxLength": 200, "description": "guidance doc_id"},
+            "previous": {"type": "string", "minLength": 1, "maxLength": 200, "description": "last year's plan"},
+            "format": {"type": "string", "enum": ["json", "docx", "md"]},
+        }}}},
+}
+
+
+@router.post("/draft-check", response_model=DraftCheck, openapi_extra={"requestBody": DRAFT_BODY},
              responses={**ERRORS, 413: {"model": ErrorOut},
                         200: {"content": {DOCX_MEDIA_TYPE: {}, MD_MEDIA_TYPE: {}}}})
 async def draft_check(request: Request, svc: Service) -> Any:
