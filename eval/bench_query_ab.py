@@ -29,6 +29,13 @@ from eval.bench import _free_port, _rss_mb, gold_queries, percentile
 REPO = Path(__file__).resolve().parents[1]
 
 
+def _die_with_parent() -> None:
+    """In the child: stop when this benchmark stops, however it stops (PR_SET_PDEATHSIG = 1)."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+
+
 class Server:
     """One search server from ``code`` on ``index_dir``, bound to 127.0.0.1, stopped by :meth:`stop`."""
 
@@ -41,7 +48,7 @@ class Server:
         with open(log, "a") as lf:
             self.proc = subprocess.Popen([sys.executable, "-m", "eval.bench", "_serve", "--index-dir",
                                           str(index_dir), "--port", str(port)], cwd=code, env=full_env,
-                                         stdout=lf, stderr=lf)
+                                         stdout=lf, stderr=lf, preexec_fn=_die_with_parent)
         self.client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=300)
         t0 = time.perf_counter()
         while True:

@@ -9,9 +9,10 @@ segments are scanned as before. The graph's rows are the segment's chunk vectors
 vectors (chunks longer than the model), so a long chunk is found by its best window, as in the scan.
 
 The graph only *proposes* rows: the store re-scores them with the exact float32 vectors, so every reported
-cosine is exact and only the choice of rows is approximate. ``EF_SEARCH`` sets the recall (measured in
-``eval/ann_recall.py`` and ``eval/RESULTS.md`` round 6). IVF was measured first and dropped: e5 queries do
-not lie where passages do, and IVF needed half its lists probed for recall@100 of 0.98 on real vectors.
+cosine is exact and only the choice of rows is approximate. ``EF_SEARCH`` sets the recall (measured by
+``eval/bench_million.py recall``; figures in README, "Serving a million chunks"). HNSW rather than IVF:
+it needs no training on the segment's own distribution and no probe count tuned per segment size; IVF was
+not measured against it here.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ ANN_FROM = 200_000  # rows (chunk + window vectors) from which a sealed segment 
 ANN_FILE = "ann.faiss"
 HNSW_M = 32  # links per node (level 0 has twice as many)
 EF_CONSTRUCTION = 200
-EF_SEARCH = 512  # candidates kept during a search: recall@100 ≥ 0.999 on real e5 vectors (round 6)
+EF_SEARCH = 512  # candidates kept during a search (recall@100 against the exact scan: README)
 EF_MAX = 4096
 TRAIN_ROWS = 262_144  # rows that set the 8-bit ranges (every k-th row)
 
