@@ -37,7 +37,7 @@ import numpy as np
 K1, B = 1.2, 0.75
 COMMON_SHARE = 1 / 8  # terms in at least this share of a segment's chunks are scored from cached dense rows
 COMMON_MIN_CHUNKS = 2_000  # ... in segments of at least this many chunks (small ones: postings are cheaper)
-ROW_CACHE_BYTES = 96 << 20  # dense rows kept per generation (~240 rows at 100k chunks)
+ROW_CACHE_BYTES = 256 << 20  # term parts kept per generation: the gold queries' common terms at 100k (96 MB thrashed)
 RE_TOKEN = re.compile(r"\w+")  # what FTS5's unicode61 tokenizer (with '_' as a token char) kept
 SPACES = ("e:", "f:")
 FILES = ("terms.json", "indptr.npy", "rows.npy", "tf.npy", "dl.npy")

@@ -336,17 +336,24 @@ def _encoding_pool() -> ThreadPoolExecutor:
 
 def retrieve(store: IndexStore, vocab: Vocabulary, q: str, *, allowed: set[int] | None,
              encode_query: Callable[[str], np.ndarray] | None, mode: Mode = "hybrid", need: int = 10,
-             cfg: FusionConfig | None = None) -> Retrieval:
-    """All candidates for ``q`` within ``allowed`` rowids (None = everything), best first."""
+             cfg: FusionConfig | None = None,
+             cached_query: Callable[[str], np.ndarray | None] | None = None) -> Retrieval:
+    """All candidates for ``q`` within ``allowed`` rowids (None = everything), best first.
+
+    ``cached_query``: the query vector if it is already known (no thread is then started for it)."""
     cfg = cfg or FusionConfig()
     plan = plan_query(q, vocab)
-    pending = None
-    if mode == "hybrid" and encode_query is not None:  # encode (ONNX, one thread) while BM25 runs beside it
+    pending = qvec = None
+    if mode in ("hybrid", "dense") and encode_query is not None and cached_query is not None:
+        qvec = cached_query(plan.dense_text)
+    if qvec is None and mode == "hybrid" and encode_query is not None:
+        # a new query: encode it (ONNX, one thread, GIL released) while BM25 runs beside it
         pending = _encoding_pool().submit(encode_query, plan.dense_text)
     lex = lexical_scores(store, prune_common(plan, vocab, cfg, store), cfg, allowed) if mode in ("hybrid", "lexical") else {}
     dense: dict[int, float] = {}
     if mode in ("hybrid", "dense") and encode_query is not None:
-        qvec = pending.result() if pending is not None else encode_query(plan.dense_text)
+        if qvec is None:
+            qvec = pending.result() if pending is not None else encode_query(plan.dense_text)
         dense = dense_scores(store, qvec, max(cfg.pool, need), allowed)
         missing = [i for i in lex if i not in dense]
         if missing:  # exact cosine for lexical-only candidates, so the weighted sum compares like with like
