@@ -1,7 +1,7 @@
 """Check a draft plan against what it must carry: the guidance it implements, the same place's previous
 plan, and the plans of peer units for the same year.
 
-The draft is parsed like any directive (``indexer.parse``) but is never added to the index. Its tasks are
+The draft is parsed like any directive (``indexer.parsing.pipeline``) but is never added to the index. Its tasks are
 embedded with the index's own model and aligned with each reference document exactly as two corpus
 documents are compared. The report has four parts:
 
@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from indexer.models import Directive
-from indexer.parse import parse_file, parse_text
+from indexer.parsing.pipeline import parse_file, parse_text
 from indexer.textnorm import fold
 from search_api.align import Alignment, DocUnits, align, build_units
 from search_api.compare import SHARED_SIMILARITY, CompareUnit, alignment_of, doc_units, joined, unit_out

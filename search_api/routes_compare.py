@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from indexer.parse import slug
+from indexer.parsing.pipeline import slug
 from search_api.compare import Comparison, alignment_of, compare, resolve_document, revision_blocks
 from search_api.deps import Service
 from search_api.evolution import Evolution, evolution

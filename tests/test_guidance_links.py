@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.metadata import extract_references
+from indexer.parsing.metadata import extract_references
 from search_api.guidance_links import codes_agree, dates_agree, number_key
 
 

@@ -19,7 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from indexer.parse import parse_text, slug
+from indexer.parsing.pipeline import parse_text, slug
 from search_api.deps import Service
 from search_api.draft_check import MAX_DRAFT_BYTES
 from web.accounts.auth import Actor, check_csrf, require
