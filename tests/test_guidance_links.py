@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from indexer.parsing.metadata import extract_references
-from search_api.guidance_links import codes_agree, dates_agree, number_key
+from search_api.drafting.guidance_links import codes_agree, dates_agree, number_key
 
 
 @pytest.mark.parametrize("cited, number", [

@@ -14,9 +14,9 @@ from xml.etree import ElementTree as ET
 import pytest
 from fastapi.testclient import TestClient
 
-from search_api.align import AlignConfig
-from search_api.compare import alignment_of, revision_blocks
-from search_api.tracked_changes import Block, paragraph_text, revisions_docx
+from search_api.alignment.align import AlignConfig
+from search_api.alignment.compare import alignment_of, revision_blocks
+from search_api.exports.tracked_changes import Block, paragraph_text, revisions_docx
 from tests.seedtext import bullet, task
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"

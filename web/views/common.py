@@ -9,7 +9,7 @@ from urllib.parse import quote, urlencode
 from markupsafe import Markup, escape
 
 from indexer.chunks import chunk_id as make_chunk_id
-from search_api.redline import Redline, render_html
+from search_api.alignment.redline import Redline, render_html
 
 FILTER_NAMES = ("province", "place", "level", "doc_type", "year_from", "year_to", "section", "agency")
 DEFAULT_K = 10

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from markupsafe import Markup, escape
 
-from search_api.redline import Redline, render_html
+from search_api.alignment.redline import Redline, render_html
 from search_api.service import SearchService
 from web.views.common import (
     doc_url,
@@ -59,7 +59,7 @@ def _units_html(units: list[Any]) -> Markup:
 def build_compare_view(svc: SearchService, a: str, b: str, chunk: str = "") -> CompareView:
     """The picker (typed names resolved, or choices when several match), suggestions for A, and when both
     are chosen the aligned comparison (NotFound / ValueError propagate)."""
-    from search_api.compare import compare
+    from search_api.alignment.compare import compare
     from web.views.picker import pick, suggestions
 
     pa = pick(svc, "a", a, {"b": b.strip()} if b.strip() else {})

@@ -10,10 +10,10 @@ from urllib.parse import urlencode
 
 from markupsafe import Markup
 
-from search_api.draft_check import DraftCheck
-from search_api.guidance_links import DocumentLinks, document_links
-from search_api.propagation import Propagation
-from search_api.redline import render_html
+from search_api.alignment.redline import render_html
+from search_api.drafting.draft_check import DraftCheck
+from search_api.drafting.guidance_links import DocumentLinks, document_links
+from search_api.drafting.propagation import Propagation
 from search_api.schemas import ResultDocument
 from web.views.common import anchor_of, doc_url, percent
 

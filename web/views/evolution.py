@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from markupsafe import Markup, escape
 
-from search_api.redline import render_html
+from search_api.alignment.redline import render_html
 from search_api.service import MAX_QUERY_CHARS, SearchService
 from web.views.common import (
     BadRequest,
@@ -48,7 +48,7 @@ EVOLUTION_SUGGESTIONS = ("Tháng hành động vì trẻ em", "đuối nước",
 
 
 def build_evolution_view(svc: SearchService, q: str) -> EvolutionView:
-    from search_api.evolution import evolution
+    from search_api.alignment.evolution import evolution
 
     q = q.strip()
     if len(q) > MAX_QUERY_CHARS:

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from markupsafe import Markup, escape
 
-from search_api.redline import render_html
+from search_api.alignment.redline import render_html
 from search_api.service import SearchService
 from web.views.common import (
     BadRequest,
@@ -41,7 +41,7 @@ class PrecedentsView:
 
 def build_precedents_view(svc: SearchService, text: str, chunk: str) -> PrecedentsView:
     """Precedents of a pasted draft (``text``) or similar tasks of an existing one (``chunk``)."""
-    from search_api.precedents import MAX_DRAFT_CHARS, citation, precedents, similar
+    from search_api.alignment.precedents import MAX_DRAFT_CHARS, citation, precedents, similar
 
     text = text.strip()
     view = PrecedentsView(text=text, chunk=chunk)
