@@ -44,7 +44,7 @@ RESCORE = 8  # ... re-scoring this many times the rows asked for (at least RESCO
 RESCORE_MIN = 1_000
 EXACT_FILTERED_MAX = 20_000  # a filter leaving at most this many chunks of a segment: score them all exactly
 ANN_FILTER_SHARE = 0.05  # a graph is searched under a filter that leaves at least this share of its segment
-ANN_CANDIDATES = 512  # rows a segment's graph proposes (see indexer/ann.EF_SEARCH), or ANN_RESCORE × n
+ANN_CANDIDATES = 1280  # rows a segment's graph proposes (= indexer/ann.EF_SEARCH), or ANN_RESCORE × n
 ANN_RESCORE = 4
 
 
