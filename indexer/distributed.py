@@ -118,7 +118,8 @@ class DaskIngest:
             self.client = Client(address, timeout=timeout, set_as_default=False)
         except (OSError, TimeoutError) as e:
             raise ClusterError(f"cannot reach the Dask scheduler at {address}: {e}") from e
-        self._skip = None  # scattered checkpoint keys (a resumed build)
+        self._skip: frozenset[bytes] | None = None  # checkpoint keys of a resumed build, scattered once
+        self._skip_future = None
         self._seen: set[str] = set()
 
     def close(self) -> None:
@@ -192,8 +193,8 @@ class DaskIngest:
         self.report.tasks[key] = f.source
         skip = None
         if self._skip is not None:
-            if not hasattr(self, "_skip_future") or self._skip_future.status != "finished":
-                self._skip_future = self.client.scatter(self._skip, broadcast=True, hash=False)
+            if self._skip_future is None or self._skip_future.status != "finished":  # (again, if lost)
+                (self._skip_future,) = self.client.scatter([self._skip], broadcast=True, hash=False)
             skip = self._skip_future
         return self.client.submit(ingest, f, self.model.variant, skip, key=key, resources={self.model.resource: 1},
                                   pure=False, retries=0)

@@ -180,11 +180,20 @@ def test_a_worker_with_another_model_is_refused_and_gets_no_file(cluster, seed_i
             assert time.monotonic() < deadline and w.poll() is None, c.log("worker-other")
             time.sleep(0.2)
         (new,) = set(client.scheduler_info(n_workers=-1)["workers"]) - before
-        rep = build_index(CORPUS, tmp_path / "index", progress=False, merge="off", dask=c.address)
+        # incremental: only the added file goes to the cluster, on top of a local build
+        corpus, index, local = copy_corpus(tmp_path / "corpus"), tmp_path / "index", tmp_path / "local"
+        shutil.copytree(seed_index, index)
+        shutil.copytree(seed_index, local)
+        (corpus / "cam-lo-2024.txt").write_text((CORPUS / "cam-lo-2023.txt").read_text(encoding="utf-8")
+                                                .replace("364", "1364", 1), encoding="utf-8")
+        rep = build_index(corpus, index, progress=False, merge="off", dask=c.address)
+        assert rep.added == ["cam-lo-2024.txt"] and len(rep.skipped) == 5
+        assert list(rep.cluster["worker_of"]) == ["cam-lo-2024.txt"] and rep.encoded == rep.chunks - 123
         assert new in rep.cluster["refused"] and "fingerprint" in rep.cluster["refused"][new]
-        assert new not in rep.cluster["worker_of"].values() and rep.chunks == 123
+        assert new not in rep.cluster["worker_of"].values()
         assert any(new in n and "refused" in n for n in rep.notes)
-        assert_same_index(seed_index, tmp_path / "index")
+        build_index(corpus, local, progress=False, merge="off")
+        assert_same_index(local, index)
         # without that worker, an index of the other model finds no worker at all: a clear error, nothing published
         os.killpg(w.pid, signal.SIGKILL)
         deadline = time.monotonic() + 30
@@ -236,3 +245,40 @@ def test_the_scheduler_dying_fails_the_build_and_the_previous_index_keeps_servin
     assert answers(index) == expected
     assert not svc.refresh(min_interval=0) and svc.search("đuối nước", k=3).results
     svc.close()
+
+
+def test_a_resumed_dask_build_embeds_only_what_the_killed_one_had_not(cluster, seed_index, tmp_path):
+    """A killed build leaves checkpointed vectors; the next --dask build ships the files again but the
+    workers embed only the other texts, and the index is the local build's."""
+    from indexer.checkpoint import EmbedCheckpoint
+
+    c, _ = cluster
+    ident = local_identity("", "int8")
+    index = tmp_path / "index"
+    index.mkdir()
+    ref = contents(seed_index)
+    done = sorted(k for k in ref if ref[k][0] == "lang-son-2023")
+    st = IndexStore.open(seed_index)
+    try:
+        ckpt = EmbedCheckpoint(index, ident.fingerprint, ident.encoder_id)
+        for sc in st.chunks_of("lang-son-2023"):
+            ckpt.add(sc.chunk.text, _embedded(st, sc.rowid))
+        ckpt.flush()
+    finally:
+        st.close()
+    rep = build_index(CORPUS, index, progress=False, merge="off", dask=c.address)
+    assert rep.resumed == len(done) and rep.encoded == 123 - len(done) and rep.chunks == 123
+    assert not (index / "embed-cache").exists()
+    assert_same_index(seed_index, index)
+
+
+def _embedded(st: IndexStore, rowid: int):
+    """The Embedded (vector and windows) the seed build stored for a chunk."""
+    from indexer.embedding.vectors import Embedded
+
+    for seg in st.segments:
+        (pos,) = seg.positions(np.asarray([rowid], dtype=np.int64))
+        if pos >= 0:
+            rows = np.flatnonzero(seg.window_of == pos)
+            return Embedded(np.asarray(seg.vectors[pos]), seg.windows[rows] if len(rows) else None)
+    raise KeyError(rowid)
