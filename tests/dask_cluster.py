@@ -1,6 +1,6 @@
 """A real Dask cluster for tests: `dask scheduler` and `dask worker` processes bound to 127.0.0.1 only.
 
-Every process runs in its own session (process group), dies with the test process (PR_SET_PDEATHSIG), has
+Every process runs in its own process group, dies with the test process (PR_SET_PDEATHSIG), has
 idle / death timeouts so it stops by itself, and is killed group-wide by :meth:`LocalDaskCluster.close`.
 """
 
@@ -23,20 +23,22 @@ DASK = str(Path(sys.executable).with_name("dask"))
 
 
 def _die_with_parent() -> None:
-    os.setsid()
+    os.setpgrp()  # its own process group (killed as one), but the caller's session: the same CPU share
+    # (with autogroup, a new session would get a CPU share of its own on a shared machine)
     with contextlib.suppress(Exception):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 class LocalDaskCluster:
     def __init__(self, work: Path, *, workers: int = 2, allowed_failures: int = 1, nanny: bool = True,
-                 worker_args: list[str] | None = None, env: dict | None = None):
+                 worker_args: list[str] | None = None, env: dict | None = None, embed_threads: int = 1):
         self.work = Path(work)
         self.work.mkdir(parents=True, exist_ok=True)
         self.procs: list[subprocess.Popen] = []
         self.env = {**os.environ, "PYTHONPATH": str(REPO), "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES":
                     str(allowed_failures), **(env or {})}
         sched_file = self.work / "scheduler.json"
+        sched_file.unlink(missing_ok=True)  # a previous run's address is not this scheduler's
         self.scheduler = self._start("scheduler", [DASK, "scheduler", "--host", "127.0.0.1", "--port", "0",
                                                    "--no-dashboard", "--dashboard-address", "127.0.0.1:0",
                                                    "--idle-timeout", "300", "--scheduler-file", str(sched_file)])
@@ -48,6 +50,7 @@ class LocalDaskCluster:
         time.sleep(0.2)
         self.address = json.loads(sched_file.read_text())["address"]
         self.nanny = nanny
+        self.embed_threads = embed_threads
         self.worker_procs = [self.add_worker(worker_args) for _ in range(workers)]
 
     def _start(self, name: str, cmd: list[str]) -> subprocess.Popen:
@@ -62,7 +65,8 @@ class LocalDaskCluster:
         return self._start(name, [DASK, "worker", self.address, "--host", "127.0.0.1", "--nthreads", "1",
                                   "--no-dashboard", "--dashboard-address", "127.0.0.1:0", "--death-timeout", "60",
                                   *([] if self.nanny else ["--no-nanny"]),
-                                  "--preload", "indexer.distributed_worker", "--embed-threads", "1", *(extra or [])])
+                                  "--preload", "indexer.distributed_worker", "--embed-threads", str(self.embed_threads),
+                                  *(extra or [])])
 
     def log(self, name: str) -> str:
         with contextlib.suppress(OSError):
