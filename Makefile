@@ -52,7 +52,7 @@ lint: install
 # Debian packages, installed with apt-get when missing (root on CI and dev machines, sudo otherwise):
 # Chromium for the browser tests (never a downloaded browser); LibreOffice for .doc/.odt/.rtf; Tesseract with
 # its Vietnamese model for scans and photos; the fonts that LibreOffice renders Vietnamese with.
-APT = DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
+APT = env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 SUDO = $$( [ "$$(id -u)" = 0 ] || echo sudo )
 define apt_need
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -133,13 +133,14 @@ def _docs_by_place(svc: Any) -> dict[str, str]:
 
 
 def predicted_pairs(svc: Any, doc_a: str, doc_b: str, align_cfg: Any = None) -> list[tuple[Unit, Unit]]:
-    """The comparison's aligned pairs as ((place, text), (place, text)), unit heading included."""
+    """The comparison's aligned pairs as ((place, text), (place, text)), unit heading included; the units a
+    many-to-one group ("tách"/"gộp") joins count as pairs with the group's other side."""
     from search_api.compare import alignment_of
 
     place = {d.doc_id: d.place for d in svc.documents()}
     al = alignment_of(svc, doc_a, doc_b, align_cfg)
     out = []
-    for p in al.pairs:
+    for p in al.links():
         ua, ub = al.a.units[p.a], al.b.units[p.b]
         out.append(((place[doc_a], f"{ua.heading}\n{ua.text}"), (place[doc_b], f"{ub.heading}\n{ub.text}")))
     return out

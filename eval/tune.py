@@ -6,6 +6,7 @@ queries: a setting chosen on one half should hold up on the other.
 
     .venv/bin/python -m eval.tune --index-dir .index [--out eval/out/tune.md]
     .venv/bin/python -m eval.tune --index-dir .index --grid query --out eval/out/tune-query.md
+    .venv/bin/python -m eval.tune --index-dir .index --grid align --out eval/out/tune-align.md
 """
 
 from __future__ import annotations
@@ -42,7 +43,107 @@ def query_grid() -> list:
             for df in (1.0, 0.5, 0.3, 0.2) for m in (None, 0.08, 0.05, 0.03, 0.02)]
 
 
-GRIDS = {"fusion": grid, "query": query_grid}
+def align_grid() -> list:
+    """Alignment (compare): lexical similarity × dense weight × margin neighbourhood × threshold × the
+    many-to-one join threshold (None = one-to-one); then the sentence level (round 6): the best sentence pair
+    ("tfidf") or sentence coverage ("cover") mixed in, with and without a bonus for two units assigned to the
+    same agency."""
+    from search_api.align import AlignConfig
+
+    plain = [AlignConfig(lexical=lex, w_dense=wd, w_lexical=round(1 - wd, 2), k=k, threshold=th, join_threshold=tj,
+                         sentence=None)
+             for lex in ("fuzz", "tfidf", "contain") for wd in (0.45, 0.6, 0.75) for k in (3, 5)
+             for th in (0.02, 0.04, 0.06, 0.08) for tj in (None, 0.02, 0.06)]
+    # structure: agency-headed tasks split from the start, and a second matching round for mutual best leftovers
+    structural = [AlignConfig(lexical=lex, w_dense=wd, w_lexical=round(1 - wd, 2), k=5, threshold=th, join_threshold=tj,
+                              split_agency=True, rescue_threshold=rs, sentence=None)
+                  for lex in ("fuzz", "contain") for wd in (0.6, 0.75) for th in (0.04, 0.06)
+                  for tj in (None, 0.06) for rs in (None, 0.0)]
+    sentence = [AlignConfig(sentence=sn, w_sentence=ws, same_agency=ag, k=k, threshold=th)
+                for sn in ("tfidf", "cover") for ws in (0.1, 0.15, 0.2, 0.4) for ag in (0.0, 0.05, 0.1)
+                for k in (3, 4, 5) for th in (0.04, 0.05, 0.06, 0.08)]
+    return plain + structural + sentence
+
+
+GRIDS = {"fusion": grid, "query": query_grid, "align": align_grid}
+
+
+def align_label(cfg) -> str:
+    join = "one-to-one" if cfg.join_threshold is None else f"join ≥ {cfg.join_threshold:g}"
+    extra = (", agency tasks split" if cfg.split_agency else "") + \
+        (f", second round ≥ {cfg.rescue_threshold:g}" if cfg.rescue_threshold is not None else "") + \
+        (f", sentences {cfg.sentence} ×{cfg.w_sentence:g}" if cfg.sentence and cfg.w_sentence else "") + \
+        (f", same agency +{cfg.same_agency:g}" if cfg.same_agency else "")
+    return (f"{cfg.lexical}, dense {cfg.w_dense:g} / lexical {cfg.w_lexical:g}, k={cfg.k}, "
+            f"threshold {cfg.threshold:g}, {join}{extra}")
+
+
+def _counts(per: dict) -> dict[str, tuple[int, int, int]]:
+    """(true positives, judged predictions, gold pairs) per document pair, from the harness's per-pair rates."""
+    return {k: (round(v["recall"] * v["gold"]), int(v["predicted"]), int(v["gold"])) for k, v in per.items()}
+
+
+def _micro(counts: list[tuple[int, int, int]]) -> tuple[float, float, float]:
+    tp, pred, gold = (sum(x[i] for x in counts) for i in range(3))
+    p = tp / pred if pred else 0.0
+    r = tp / gold if gold else 1.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def _meets(row: dict) -> tuple:
+    """Selection key: the issue's targets first (every pair's recall ≥ 0.8, precision ≥ 0.895), then F1."""
+    return (row["min_recall"] >= 0.8 and row["precision"] >= 0.895, round(row["f1"], 4), row["precision"])
+
+
+def tune_align(svc, gold: Gold, out: Path) -> str:
+    """Score every alignment setting, pick by ``_meets``, and check the pick by leave-one-pair-out: choose on
+    the other document pairs, score on the held-out one (micro over all held-out pairs)."""
+    from eval.harness import evaluate_alignments
+    from search_api.align import AlignConfig
+
+    rows = []
+    for cfg in align_grid():
+        res = evaluate_alignments(svc, gold, cfg)
+        rows.append({"label": align_label(cfg), "config": asdict(cfg), "precision": res.precision,
+                     "recall": res.recall, "f1": res.f1, "per_pair": res.per_pair,
+                     "min_recall": min(v["recall"] for v in res.per_pair.values())})
+    base = evaluate_alignments(svc, gold, AlignConfig())
+    best = max(rows, key=_meets)
+    pairs = list(best["per_pair"])
+    held = []
+    for p in pairs:
+        def on_rest(row, p=p):
+            c = _counts(row["per_pair"])
+            rest = [v for k, v in c.items() if k != p]
+            pr, _rc, f = _micro(rest)
+            return (pr >= 0.895, round(f, 4), pr)
+        pick = max(rows, key=on_rest)
+        held.append((p, pick["label"], _counts(pick["per_pair"])[p]))
+    hp, hr, hf = _micro([c for _, _, c in held])
+    r4 = AlignConfig(k=3, threshold=0.02, join_threshold=None, sentence=None)
+    r5 = AlignConfig(k=5, sentence=None)
+    before, r5_res = evaluate_alignments(svc, gold, r4), evaluate_alignments(svc, gold, r5)
+    lines = [f"round 4 default: {align_label(r4)} → P {before.precision:.3f} R {before.recall:.3f} F1 {before.f1:.3f}",
+             f"round 5 default: {align_label(r5)} → P {r5_res.precision:.3f} R {r5_res.recall:.3f} "
+             f"F1 {r5_res.f1:.3f}",
+             f"default: {align_label(AlignConfig())} → P {base.precision:.3f} R {base.recall:.3f} F1 {base.f1:.3f}",
+             f"best by the rule (targets, then F1): {best['label']} → P {best['precision']:.3f} "
+             f"R {best['recall']:.3f} F1 {best['f1']:.3f}, "
+             f"lowest pair recall {best['min_recall']:.2f}",
+             f"leave-one-pair-out (choose on 5 pairs, score the 6th): P {hp:.3f} R {hr:.3f} F1 {hf:.3f}", "",
+             "| held-out pair | setting chosen on the others | found / judged / gold |", "|---|---|---|"]
+    lines += [f"| {p} | {lab} | {c[0]} / {c[1]} / {c[2]} |" for p, lab, c in held]
+    lines += ["", "| best setting, per pair | P | R | F1 | gold | judged |", "|---|---|---|---|---|---|"]
+    lines += [f"| {k} | {v['precision']:.2f} | {v['recall']:.2f} | {v['f1']:.2f} | {v['gold']} | {v['predicted']} |"
+              for k, v in best["per_pair"].items()]
+    lines += ["", "| setting | P | R | F1 | lowest pair recall |", "|---|---|---|---|---|"]
+    for r in sorted(rows, key=_meets, reverse=True)[:40]:
+        lines.append(f"| {r['label']} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | {r['min_recall']:.2f} |")
+    text = "\n".join(lines)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n", encoding="utf-8")
+    out.with_suffix(".json").write_text(json.dumps({"rows": rows}, indent=1, ensure_ascii=False), encoding="utf-8")
+    return text
 
 
 def label(cfg) -> str:
@@ -96,6 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     gold = load_gold(args.gold)
     svc = SearchService.open(Path(args.index_dir))
     verify_markers(gold, svc)
+    if args.grid == "align":
+        print(tune_align(svc, gold, Path(args.out)))
+        svc.close()
+        return 0
     cache_encoder(svc)
     default = FusionConfig()
     rows = [score(svc, gold, replace(cfg)) for cfg in GRIDS[args.grid]()]

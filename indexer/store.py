@@ -462,6 +462,31 @@ class IndexStore:
                     self._int8_from = 1 << 62
         return built
 
+    def chunk_doc_ids(self) -> list[tuple[int, str]]:
+        """(rowid, doc_id) of every live chunk: per-document aggregates of the vectors without loading texts."""
+        out: list[tuple[int, str]] = []
+        for seg in self.segments:
+            gone = set(self.manifest.deleted.get(seg.name, []))
+            out += [(int(r), d) for r, d in seg.con.execute("SELECT rowid, doc_id FROM chunks ORDER BY rowid")
+                    if d not in gone]
+        return out
+
+    def reference_rows(self) -> Iterator[tuple[str, LegalRef | None, list[LegalRef], str]]:
+        """(doc_id, implements, references, opening) of every live document, in doc_id order, where ``opening``
+        is the text from the implements citation on (1,000 characters): what a link graph over the corpus
+        needs, without building every Directive (units, chunks, offsets)."""
+        for row in self._docs:
+            seg = self._doc_segment(row["doc_id"])
+            r = seg.con.execute("SELECT json FROM documents WHERE doc_id = ?", (row["doc_id"],)).fetchone()
+            data = directive_data(r[0])
+            meta = data["metadata"]
+            found = [_ref(x) for x in meta.get("references") or []]
+            imp = _ref(meta["implements"]) if meta.get("implements") else None
+            if imp is not None:  # the same object as in references, so callers can tell it apart
+                imp = next((x for x in found if x is not None and x.start == imp.start), imp)
+            start = max(imp.start, 0) if imp is not None else 0
+            yield row["doc_id"], imp, [x for x in found if x is not None], data.get("text", "")[start:start + 1000]
+
     def counts(self) -> dict[str, int]:
         chunks = sum(seg.n if live is None else int(np.count_nonzero(live))
                      for seg, live in zip(self.segments, self.live, strict=True))

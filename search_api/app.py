@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
-from search_api import routes_compare
+from search_api import routes_compare, routes_drafting, warmup
 from search_api.deps import Service, get_service
 from search_api.schemas import ChunkOut, DocumentOut, DocumentSummary, ErrorOut, SearchFilters, SearchResponse
 from search_api.service import MAX_K, MAX_QUERY_CHARS, ModelMismatch, NotFound, SearchService
@@ -89,10 +89,12 @@ def create_app(index_dir: Path | str, *, service: SearchService | None = None) -
                   version="0.1.0", docs_url="/docs")
     app.state.index_dir = Path(index_dir)
     app.state.service = service or SearchService.open(index_dir)
+    app.state.service.add_warmer(warmup.warm_drafting)  # run by svc.warm() / a new generation, off requests
     app.add_exception_handler(NotFound, _json_error(404))
     app.add_exception_handler(ValueError, _json_error(400))
     app.add_exception_handler(ModelMismatch, _json_error(409))
     app.include_router(router)
 
     app.include_router(routes_compare.router)
+    app.include_router(routes_drafting.router)
     return app

@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from indexer.parse import slug
-from search_api.compare import Comparison, compare, resolve_document
+from search_api.compare import Comparison, alignment_of, compare, resolve_document, revision_blocks
 from search_api.deps import Service
 from search_api.evolution import Evolution, evolution
 from search_api.export import (
@@ -39,6 +39,7 @@ from search_api.precedents import (
 )
 from search_api.redline import Redline, redline, render_html, render_markdown
 from search_api.schemas import ErrorOut, ResultDocument
+from search_api.tracked_changes import revisions_docx
 
 ERRORS = {400: {"model": ErrorOut}, 404: {"model": ErrorOut}}
 DOCX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -78,17 +79,24 @@ def comparison_export(c: Comparison) -> ComparisonExport:
 
 @router.get("/compare", response_model=Comparison, responses=ERRORS)
 def compare_documents(svc: Service, a: Annotated[str, Query(description="document id or 'Cam Lộ 2023'")],
-                      b: Annotated[str, Query(description="document id or 'Trà Cú 2022'")]) -> Comparison:
-    """Align the tasks of two documents one-to-one: pairs (in A's order) with a redline, then what only one has."""
-    return compare(svc, resolve_document(svc, a), resolve_document(svc, b))
+                      b: Annotated[str, Query(description="document id or 'Trà Cú 2022'")]) -> Response:
+    """Align the tasks of two documents: pairs (in A's order) with a redline, many-to-one groups ("tách",
+    "gộp"), then what only one has. The JSON is written directly: the model is already validated, and
+    FastAPI re-validating a comparison's redlines costs more than computing them."""
+    c = compare(svc, resolve_document(svc, a), resolve_document(svc, b))
+    return Response(c.model_dump_json(), media_type="application/json")
 
 
 @router.get("/compare/export", responses={**ERRORS, 200: {"content": {DOCX_MEDIA_TYPE: {}, MD_MEDIA_TYPE: {},
                                                                        CSV_MEDIA_TYPE: {}}}})
 def compare_export(svc: Service, a: str, b: str,
-                   format: Literal["docx", "md", "csv"] = "docx") -> Response:
-    """The comparison as a Word document, Markdown, or CSV (one row per pair; UTF-8 with BOM for Excel)."""
-    c = compare(svc, resolve_document(svc, a), resolve_document(svc, b))
+                   format: Literal["docx", "tracked", "md", "csv"] = "docx") -> Response:
+    """The comparison as a Word document (``docx``: side by side in colour; ``tracked``: B as real Word
+    revisions of A — "Accept all" gives B, "Reject all" gives A), Markdown, or CSV (UTF-8 with BOM)."""
+    a, b = resolve_document(svc, a), resolve_document(svc, b)
+    if format == "tracked":
+        return tracked_export(svc, a, b)
+    c = compare(svc, a, b)
     exp = comparison_export(c)
     name = f"Đối chiếu {_short(c.a)} - {_short(c.b)}"
     if format == "md":
@@ -96,6 +104,18 @@ def compare_export(svc: Service, a: str, b: str,
     if format == "csv":
         return _download(to_csv(exp), CSV_MEDIA_TYPE, name, "csv")
     return _download(to_docx(exp), DOCX_MEDIA_TYPE, name, "docx")
+
+
+def tracked_export(svc, a: str, b: str) -> Response:
+    """B as tracked revisions of A, task by task (unmatched tasks as whole inserted/deleted paragraphs)."""
+    da, db = svc.document_summary(a), svc.document_summary(b)
+    blocks = revision_blocks(alignment_of(svc, a, b))
+    notes = [f"Văn bản gốc (A): {da.title}", f"Văn bản mới (B): {db.title}",
+             "Các thay đổi được ghi bằng chế độ Theo dõi thay đổi (Track Changes): chọn “Chấp nhận tất cả” để có "
+             "văn bản B, “Từ chối tất cả” để trở về văn bản A."]
+    name = f"{_short(db)} sửa từ {_short(da)}"
+    body = revisions_docx(f"{db.title} — sửa đổi từ {da.title}", notes, blocks)
+    return _download(body, DOCX_MEDIA_TYPE, name, "docx")
 
 
 class DiffOut(BaseModel):
@@ -130,9 +150,10 @@ def topic_evolution(svc: Service,
                                                    "for both or neither)", json_schema_extra={"minLength": 1,
                                                                                               "pattern": r"\S"})] = None,
                     chunk_id: Annotated[str | None, Query(description="a task whose theme to follow, instead of q",
-                                                          json_schema_extra={"minLength": 1})] = None) -> Evolution:
-    """A topic (or a chunk's theme) across documents, by year then place, each redlined against its predecessor."""
-    return evolution(svc, q=q, chunk_id=chunk_id or None)
+                                                          json_schema_extra={"minLength": 1})] = None) -> Response:
+    """A topic (or a chunk's theme) across documents, by year then place, each redlined against its predecessor;
+    each entry is the document's unit that carries the topic as a task, its other matching units folded."""
+    return Response(evolution(svc, q=q, chunk_id=chunk_id or None).model_dump_json(), media_type="application/json")
 
 
 @router.post("/precedents", response_model=PrecedentsOut, responses=ERRORS)

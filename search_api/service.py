@@ -53,6 +53,7 @@ class SearchService:
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._qcache_lock = threading.Lock()
         self._requested_model = model or os.environ.get("DIRECTIVES_MODEL") or None
+        self._warmers: list = []  # per-generation caches of later stages, built off the request path
         self._use(store)
         self._checked_at = time.monotonic()
 
@@ -80,8 +81,23 @@ class SearchService:
         self._use(new)
         if new.meta.get("fingerprint") != old_fp:
             self._encoder = None  # re-checked against the new index on next use
-        threading.Thread(target=new.int8_scan, daemon=True).start()  # not in the next request's time
+        threading.Thread(target=self.warm_generation, daemon=True).start()  # not in the next request's time
         return True
+
+    def add_warmer(self, fn) -> None:
+        """``fn(self)`` runs in the background whenever a generation is opened (``warm``, ``refresh``): what a
+        later stage caches per generation (the link graph, document centroids) is then ready before requests."""
+        if fn not in self._warmers:  # several apps may share one service
+            self._warmers.append(fn)
+
+    def warm_generation(self) -> None:
+        """The current generation's int8 scan, then every registered warmer (errors logged, not raised)."""
+        self.store.int8_scan()
+        for fn in list(self._warmers):
+            try:
+                fn(self)
+            except Exception:  # a warm-up failing must not take the server down; the request will retry
+                log.exception("warming %s failed", getattr(fn, "__name__", fn))
 
     def warm(self) -> None:
         """Load what the first search would otherwise wait for: the encoder (~0.5 s) and the int8 scan (~1 s
@@ -90,7 +106,7 @@ class SearchService:
             self._encode_query("khởi động")
         except ModelMismatch as e:
             log.warning("%s", e)
-        self.store.int8_scan()
+        self.warm_generation()
 
     @classmethod
     def open(cls, index_dir: Path | str, *, model: str | None = None, fusion: FusionConfig | None = None,

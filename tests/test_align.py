@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 
-from search_api.align import AlignConfig, group_chunks
+from search_api.align import AlignConfig, AlignUnit, DocUnits, UnitGroup, align, fold_key, group_chunks
 from search_api.compare import alignment_of, compare, doc_units, resolve_document
 from search_api.service import NotFound
+from tests.seedtext import task
 
 
 def _paths(al) -> set[tuple[str, str]]:
@@ -55,7 +57,9 @@ def test_expected_pairs_hold_in_both_directions(search_service):
 
 
 def test_threshold_leaves_weak_pairs_unmatched(search_service):
-    strict = alignment_of(search_service, "cam-lo-2023", "tra-cu-2022", AlignConfig(threshold=0.15))
+    default = alignment_of(search_service, "cam-lo-2023", "tra-cu-2022")
+    strict = alignment_of(search_service, "cam-lo-2023", "tra-cu-2022", AlignConfig(threshold=0.3))
+    assert len(default.pairs) >= 7 and all(p.margin >= AlignConfig().threshold for p in default.pairs)
     assert _paths(strict) == {("3", "II.3")}  # only the near-identical Ministry wording survives
 
 
@@ -96,9 +100,43 @@ def test_resolve_unknown(search_service, ref):
 
 def test_resolve_ambiguous(search_service):
     class TwoCamLo:
+        def document_summary(self, doc_id):
+            raise NotFound(doc_id)
+
         def documents(self):
             d = search_service.documents()[0]  # cam-lo-2023
             return [d, d.model_copy(update={"doc_id": "cam-lo-2023-b"})]
 
     with pytest.raises(ValueError, match="ambiguous"):
         resolve_document(TwoCamLo(), "cam lo 2023")
+
+
+def _doc(doc_id: str, texts: list[str], vecs: list) -> DocUnits:
+    units = [AlignUnit(f"{doc_id}~{k + 1}", doc_id, str(k + 1), "", t, "task", k) for k, t in enumerate(texts)]
+    v = np.stack([x / np.linalg.norm(x) for x in vecs]).astype("float32")
+    return DocUnits(doc_id, units, [UnitGroup(k) for k in range(len(units))], v, [fold_key(t) for t in texts])
+
+
+def test_many_to_one_groups_are_labelled():
+    """Cam Lộ's statistics task and inspection task merged into one (A) against the two kept apart (B):
+    one "tách" group of A's task with both B tasks, not a pair plus an "only in B"; reversed, a "gộp"."""
+    rng = np.random.default_rng(0)
+    r = [rng.normal(size=32) for _ in range(4)]
+    stats, inspect, hotline, training = task("cam-lo-2023", 9), task("cam-lo-2023", 10), task("cam-lo-2023", 3), \
+        task("cam-lo-2023", 6)
+    a = _doc("a", [hotline, f"{stats} {inspect}", training], [r[0] + 0.1 * r[3], r[1] + r[2], r[3]])
+    b = _doc("b", [task("tra-cu-2022", 3), stats, inspect, training], [r[0], r[1], r[2], r[3]])
+    al = align(a, b)
+    groups = {g.kind: (g.a, g.b) for g in al.groups()}
+    assert groups["tách"] == ([1], [1, 2]) and not al.only_b and not al.only_a
+    back = align(b, a)
+    assert {g.kind: (g.a, g.b) for g in back.groups()}["gộp"] == ([1, 2], [1])
+    strict = align(a, b, AlignConfig(join_threshold=None))
+    assert all(g.kind == "pair" for g in strict.groups()) and len(strict.only_b) == 1
+
+
+@pytest.mark.parametrize("lexical", ["tfidf", "contain"])
+def test_other_lexical_similarities_align_the_same_ministry_wording(search_service, lexical):
+    al = alignment_of(search_service, "cam-lo-2023", "tra-cu-2022", AlignConfig(lexical=lexical))
+    assert {("3", "II.3"), ("8", "II.9")} <= _paths(al)
+    assert all(0.0 <= p.lexical <= 1.0001 for p in al.pairs)

@@ -98,3 +98,16 @@ def test_cli_compare_json(seed_index, capsys):
     assert main(["compare", "tra-cu-2022", "lang-son-2023", "--json", "--index-dir", str(seed_index)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert {"II.6": "III.1 • 5"}.items() <= {p["a"]["path"]: p["b"]["path"] for p in data["pairs"]}.items()
+
+
+def test_entry_is_the_task_that_carries_the_topic_with_other_units_folded(search_service):
+    """Lạng Sơn 2023 names "Tháng hành động vì trẻ em" among its targets (II.4) and assigns it in the
+    organisation section (V.1 • 3), but the task that carries it is III.5: that is shown, the others folded."""
+    ev = evolution(search_service, q="Tháng hành động vì trẻ em")
+    ls = next(e for e in ev.entries if e.document.doc_id == "lang-son-2023")
+    assert ls.unit.path == "III.5" and ls.unit.text.startswith("Tổ chức Tháng hành động vì trẻ em")
+    folded = [o.unit.path for o in ls.others]
+    assert "II.4" in folded and "III.5" not in folded and "III.5 • 1" not in folded
+    # an agency's list of duties is not promoted: Đắk Nông shows the item of its Sở LĐTBXH task
+    dn = next(e for e in ev.entries if e.document.doc_id == "dak-nong-2024")
+    assert dn.unit.path == "1 • 3"

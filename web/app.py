@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from search_api.app import create_app as create_api
 from search_api.service import SearchService
+from web import routes_drafting
 from web.routes import router
 
 
@@ -19,4 +20,5 @@ def create_app(index_dir: Path | str, *, service: SearchService | None = None, m
 
         install(app, manage)  # before the pages: "/documents/new" must win over "/documents/{doc_id}"
     app.include_router(router)
+    app.include_router(routes_drafting.router)
     return app

@@ -27,6 +27,7 @@ from web.accounts.auth import AuthError, AuthMiddleware
 from web.audit import pages as audit_pages
 from web.datadir import DataDB, check_location
 from web.ingest import api as ingest_api
+from web.ingest import draft_add
 from web.ingest import pages as ingest_pages
 from web.ingest.multipart import UploadLimits
 from web.ingest.operations import Manager
@@ -99,7 +100,7 @@ def install(app: FastAPI, cfg: ManageConfig) -> None:
     app.state.document_manage = ingest_pages.document_manage
     env.filters.setdefault("when", when)
     for r in (account_pages.router, account_pages.api, ingest_pages.router, ingest_api.router, audit_pages.router,
-              audit_pages.api):
+              audit_pages.api, draft_add.pages, draft_add.api):
         app.include_router(r)
     app.add_middleware(AuthMiddleware, db=db, read=cfg.read, idle=cfg.idle_seconds)
     app.add_exception_handler(AuthError, _auth_error)

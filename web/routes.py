@@ -20,6 +20,7 @@ from search_api.deps import Service
 from search_api.service import NotFound, SearchService
 from web import views
 from web.views import BadRequest
+from web.views_drafting import document_links_view
 
 HERE = Path(__file__).resolve().parent
 STATIC_FILES = {"style.css": "text/css; charset=utf-8", "app.js": "text/javascript; charset=utf-8"}
@@ -30,7 +31,8 @@ env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, 
 
 router = APIRouter(include_in_schema=False)
 
-NAV = (("/", "Tìm kiếm"), ("/compare", "So sánh"), ("/evolution", "Diễn biến theo thời gian"), ("/precedents", "Tiền lệ"))
+NAV = (("/", "Tìm kiếm"), ("/compare", "So sánh"), ("/evolution", "Diễn biến theo thời gian"), ("/precedents", "Tiền lệ"),
+       ("/draft-check", "Rà soát dự thảo"))
 
 
 def render(request: Request, template: str, status: int = 200, **ctx: Any) -> HTMLResponse:
@@ -43,7 +45,7 @@ def render(request: Request, template: str, status: int = 200, **ctx: Any) -> HT
 
 
 def error_page(request: Request, status: int, message: str, api_url: str = "") -> HTMLResponse:
-    titles = {400: "Yêu cầu không hợp lệ", 404: "Không tìm thấy", 422: "Dữ liệu không hợp lệ",
+    titles = {400: "Yêu cầu không hợp lệ", 404: "Không tìm thấy", 413: "Tệp quá lớn", 422: "Dữ liệu không hợp lệ",
               500: "Đã có lỗi xảy ra"}
     return render(request, "error.html", status=status, title=titles.get(status, "Lỗi"), message=message,
                   status_code=status, api_url=api_url)
@@ -86,7 +88,8 @@ def document_page(request: Request, doc_id: str, svc: Service, chunk: str = "") 
     if isinstance(view, Response):
         return view
     manage = getattr(request.app.state, "document_manage", None)  # edit/remove forms (web/ingest), if enabled
-    return render(request, "document.html", title=view.title, v=view, manage=manage(request, d) if manage else None)
+    return render(request, "document.html", title=view.title, v=view, manage=manage(request, d) if manage else None,
+                  links=document_links_view(svc, doc_id))
 
 
 @router.get("/documents", response_class=HTMLResponse)

@@ -492,14 +492,6 @@ def percent(x: float | None) -> str:
 
 
 @dataclass
-class DocOption:
-    doc_id: str
-    label: str
-    selected_a: bool
-    selected_b: bool
-
-
-@dataclass
 class CompareRow:
     kind: str  # "pair" | "only_a" | "only_b"
     anchor: str
@@ -516,10 +508,12 @@ class CompareRow:
 
 @dataclass
 class CompareView:
-    options: list[DocOption]
     a: str
     b: str
     chunk: str
+    pick_a: Any = None  # web.views_picker.Pick
+    pick_b: Any = None
+    suggestions: list[tuple[str, str, str]] = field(default_factory=list)  # (label, url, why)
     title_a: str = ""
     title_b: str = ""
     url_a: str = ""
@@ -531,24 +525,25 @@ class CompareView:
     compared: bool = False
 
 
-def _doc_option_label(d: Any) -> str:
-    return f"{d.place or d.doc_id} {d.year or ''} — {d.title}".strip()
-
-
 def _unit_label_of(u: Any) -> str:
     head = " ".join((u.heading or "").split())
     return f"{u.path} · {head}" if head else u.path
 
 
-def build_compare_view(svc: SearchService, a: str, b: str, chunk: str = "") -> CompareView:
-    """The picker, and when both ids are given the aligned comparison (NotFound / ValueError propagate)."""
-    from search_api.compare import compare, resolve_document
+def _units_html(units: list[Any]) -> Markup:
+    return Markup("<br>").join(Markup(f"<strong>{escape(u.path)}</strong> ") + escape(u.text) for u in units)
 
-    a = resolve_document(svc, a) if a.strip() else ""
-    b = resolve_document(svc, b) if b.strip() else ""
-    docs = svc.documents()
-    view = CompareView(options=[DocOption(d.doc_id, _doc_option_label(d), d.doc_id == a, d.doc_id == b)
-                                for d in docs], a=a, b=b, chunk=chunk)
+
+def build_compare_view(svc: SearchService, a: str, b: str, chunk: str = "") -> CompareView:
+    """The picker (typed names resolved, or choices when several match), suggestions for A, and when both
+    are chosen the aligned comparison (NotFound / ValueError propagate)."""
+    from search_api.compare import compare
+    from web.views_picker import pick, suggestions
+
+    pa = pick(svc, "a", a, {"b": b.strip()} if b.strip() else {})
+    pb = pick(svc, "b", b, {"a": pa.doc_id or a.strip()} if (pa.doc_id or a.strip()) else {})
+    a, b = pa.doc_id, pb.doc_id
+    view = CompareView(a=a, b=b, chunk=chunk, pick_a=pa, pick_b=pb, suggestions=suggestions(svc, a, b))
     if not (a and b):
         return view
     c = compare(svc, a, b)
@@ -557,14 +552,27 @@ def build_compare_view(svc: SearchService, a: str, b: str, chunk: str = "") -> C
     view.title_a, view.title_b = c.a.title, c.b.title
     view.url_a, view.url_b = doc_url(a), doc_url(b)
     view.api_url = f"/api/compare?{q}"
-    view.exports = [("Tải về Word (.docx)", f"/api/compare/export?{q}&format=docx"),
+    view.exports = [("Tải về Word — B là bản sửa của A (theo dõi thay đổi)", f"/api/compare/export?{q}&format=tracked"),
+                    ("Tải về Word (.docx, hai cột)", f"/api/compare/export?{q}&format=docx"),
                     ("Tải về Markdown (.md)", f"/api/compare/export?{q}&format=md"),
                     ("Tải về bảng tính (.csv)", f"/api/compare/export?{q}&format=csv")]
     s = c.summary
     view.summary = [("Cặp gần như giống nhau", s.shared, "shared"), ("Cặp có sửa đổi", s.changed, "changed"),
+                    ("Tách (một nhiệm vụ A thành nhiều ở B)", s.split, "changed"),
+                    ("Gộp (nhiều nhiệm vụ A thành một ở B)", s.merged, "changed"),
                     ("Chỉ có trong A", s.dropped, "only-a"), ("Chỉ có trong B", s.new, "only-b")]
     for p in c.pairs:
         rl = Redline.model_validate(p.redline)
+        g = next((x for x in c.groups if p.a.chunk_id in {u.chunk_id for u in x.a}
+                  and p.b.chunk_id in {u.chunk_id for u in x.b}), None) if p.group else None
+        if g is not None:
+            label_kind = "Tách" if g.kind == "tách" else "Gộp"
+            view.rows.append(CompareRow(
+                "group", "g-" + p.a.chunk_id.split("~", 1)[-1], ", ".join(u.path for u in g.a),
+                ", ".join(u.path for u in g.b), _units_html(g.a), _units_html(g.b), render_html(g.redline),
+                percent(g.text_similarity), f"{label_kind}: {len(g.a)} ↔ {len(g.b)} nhiệm vụ", "changed",
+                chunk in {u.chunk_id for u in (*g.a, *g.b)}))
+            continue
         ha, hb = redline_sides(rl)
         view.rows.append(CompareRow(
             "pair", "p-" + p.a.chunk_id.split("~", 1)[-1], _unit_label_of(p.a), _unit_label_of(p.b), ha, hb,
@@ -597,6 +605,7 @@ class EvolutionStep:
     previous_label: str
     similarity: str
     first_seen: str
+    others: list[tuple[str, str, Markup]] = field(default_factory=list)  # (label, url, text) folded
 
 
 @dataclass
@@ -635,7 +644,9 @@ def build_evolution_view(svc: SearchService, q: str) -> EvolutionView:
             path=_unit_label_of(e.unit), text=Markup(escape(e.unit.text)),
             redline=render_html(e.redline) if e.redline is not None else None, previous_label=prev,
             similarity=percent(e.text_similarity),
-            first_seen=str(e.first_seen) if e.first_seen and e.first_seen != d.year else ""))
+            first_seen=str(e.first_seen) if e.first_seen and e.first_seen != d.year else "",
+            others=[(_unit_label_of(o.unit), _item_url(d.doc_id, o.unit.chunk_id, o.unit.path),
+                     Markup(escape(o.unit.text))) for o in e.others]))
     return view
 
 
