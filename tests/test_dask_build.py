@@ -282,3 +282,20 @@ def _embedded(st: IndexStore, rowid: int):
             rows = np.flatnonzero(seg.window_of == pos)
             return Embedded(np.asarray(seg.vectors[pos]), seg.windows[rows] if len(rows) else None)
     raise KeyError(rowid)
+
+
+def test_without_dask_a_build_never_touches_dask(seed_index, tmp_path):
+    """The local path is the one it was: an update without --dask imports no Dask and reports no cluster."""
+    corpus, index = copy_corpus(tmp_path / "corpus"), tmp_path / "index"
+    shutil.copytree(seed_index, index)
+    (corpus / "cam-lo-2024.txt").write_text((CORPUS / "cam-lo-2023.txt").read_text(encoding="utf-8")
+                                            .replace("364", "1364", 1), encoding="utf-8")
+    code = ("import json, sys; from pathlib import Path; from indexer.build import build_index; "
+            f"r = build_index(Path({str(corpus)!r}), Path({str(index)!r}), progress=False, merge='off'); "
+            "print(json.dumps([r.added, r.encoded, r.cluster, sorted(m for m in sys.modules "
+            "if m.split('.')[0] in ('dask', 'distributed'))]))")
+    p = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert p.returncode == 0, p.stderr
+    added, encoded, cluster, dask_modules = json.loads(p.stdout.strip().splitlines()[-1])
+    assert added == ["cam-lo-2024.txt"] and encoded > 0 and cluster == {} and dask_modules == []
