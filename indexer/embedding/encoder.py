@@ -336,21 +336,13 @@ class PassageEncoder:
         return Embedded.of_windows(self._torch_windows(text))
 
     def embed_many(self, texts: list[str]):
-        """Embed ``texts``, ``workers`` at a time (ONNX Runtime releases the GIL while it runs); results in order.
-
-        Longest first: a windowed chunk costs ten short ones, and one started last would leave the other
-        cores idle while it runs. Each text is still embedded alone, so the vectors do not change.
-        """
+        """Embed ``texts`` in order, ``workers`` at a time (ONNX Runtime releases the GIL while it runs)."""
         if self.workers <= 1 or len(texts) < 2:
             return [self.embed(t) for t in texts]
         from concurrent.futures import ThreadPoolExecutor
 
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        out: list = [None] * len(texts)
         with ThreadPoolExecutor(self.workers) as pool:
-            for i, e in zip(order, pool.map(self.embed, [texts[i] for i in order]), strict=True):
-                out[i] = e
-        return out
+            return list(pool.map(self.embed, texts))
 
     def _torch_windows(self, text: str) -> np.ndarray:
         import torch
