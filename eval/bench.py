@@ -72,7 +72,7 @@ def perturb(text: str, rng: random.Random, vocab: list[str], n: int) -> str:
 
 def make_corpus(n_chunks: int, out: Path, seed: int = 0) -> dict:
     """Write synthetic files until their seed chunk count reaches ``n_chunks``; return a summary."""
-    from indexer.parse import parse_corpus
+    from indexer.parsing.pipeline import parse_corpus
 
     docs, _ = parse_corpus(CORPUS)
     seeds = [(CORPUS / d.source, len(d.chunks)) for d in docs]
@@ -307,7 +307,7 @@ def embed_throughput(n: int, variants: str = "int8,fp32,torch", texts: list[str]
     Default texts: the seed chunks. Every variant embeds exactly what a build embeds (windows included).
     """
     from indexer.embedding.encoder import PassageEncoder
-    from indexer.parse import parse_corpus
+    from indexer.parsing.pipeline import parse_corpus
 
     if texts is None:
         docs, _ = parse_corpus(CORPUS)

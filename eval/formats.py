@@ -17,7 +17,7 @@ from pathlib import Path
 from rapidfuzz import fuzz
 
 from eval.office_files import docx_from_text
-from indexer.parse import parse_file
+from indexer.parsing.pipeline import parse_file
 from indexer.reading import libreoffice
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"

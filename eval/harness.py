@@ -135,7 +135,7 @@ def _docs_by_place(svc: Any) -> dict[str, str]:
 def predicted_pairs(svc: Any, doc_a: str, doc_b: str, align_cfg: Any = None) -> list[tuple[Unit, Unit]]:
     """The comparison's aligned pairs as ((place, text), (place, text)), unit heading included; the units a
     many-to-one group ("tách"/"gộp") joins count as pairs with the group's other side."""
-    from search_api.compare import alignment_of
+    from search_api.alignment.compare import alignment_of
 
     place = {d.doc_id: d.place for d in svc.documents()}
     al = alignment_of(svc, doc_a, doc_b, align_cfg)

@@ -35,7 +35,7 @@ from rapidfuzz import fuzz
 
 from eval.office_files import CORPUS, scan_pdf, seed_pdf
 from indexer.models import Directive
-from indexer.parse import parse_file, parse_text
+from indexer.parsing.pipeline import parse_file, parse_text
 from indexer.reading import ReadOptions
 
 SEEDS = ("cam-lo-2023", "kien-giang-2017", "tra-cu-2022", "lang-son-2023", "dak-nong-2024")

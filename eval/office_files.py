@@ -25,7 +25,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 
-from indexer.layout import find_layout
+from indexer.parsing.layout import find_layout
 from indexer.textnorm import fold, normalize
 
 OUTLINE, BULLETS = 90, 91  # abstractNum ids of the two lists

@@ -48,7 +48,7 @@ def align_grid() -> list:
     many-to-one join threshold (None = one-to-one); then the sentence level (round 6): the best sentence pair
     ("tfidf") or sentence coverage ("cover") mixed in, with and without a bonus for two units assigned to the
     same agency."""
-    from search_api.align import AlignConfig
+    from search_api.alignment.align import AlignConfig
 
     plain = [AlignConfig(lexical=lex, w_dense=wd, w_lexical=round(1 - wd, 2), k=k, threshold=th, join_threshold=tj,
                          sentence=None)
@@ -99,7 +99,7 @@ def tune_align(svc, gold: Gold, out: Path) -> str:
     """Score every alignment setting, pick by ``_meets``, and check the pick by leave-one-pair-out: choose on
     the other document pairs, score on the held-out one (micro over all held-out pairs)."""
     from eval.harness import evaluate_alignments
-    from search_api.align import AlignConfig
+    from search_api.alignment.align import AlignConfig
 
     rows = []
     for cfg in align_grid():

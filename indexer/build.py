@@ -39,11 +39,11 @@ from indexer.generation import (
     segments_dir,
 )
 from indexer.models import FileReport, ParseError
-from indexer.parse import RECORD_SUFFIXES, iter_document_files, parse_source
+from indexer.parsing.pipeline import RECORD_SUFFIXES, iter_document_files, parse_source
+from indexer.parsing.sidecar import sidecar_path
 from indexer.progress import Progress, ProgressFn, ignore
 from indexer.reading import ReadOptions
 from indexer.segment import SegmentWriter, new_segment_name
-from indexer.sidecar import sidecar_path
 from indexer.store import SCHEMA_VERSION
 
 PROGRESS_MIN = 8  # show bars only when there is real work

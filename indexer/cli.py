@@ -41,7 +41,7 @@ def _print_metadata(meta) -> None:
 
 def cmd_parse(args: argparse.Namespace) -> int:
     from indexer.models import FileReport, ParseError
-    from indexer.parse import parse_file
+    from indexer.parsing.pipeline import parse_file
     from indexer.reading import ReadError, ReadOptions
 
     options = ReadOptions(progress=not args.json)
@@ -75,7 +75,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 def cmd_summary(args: argparse.Namespace) -> int:
     """Parse a corpus and print one line per document (what `make run` showed before the index existed)."""
-    from indexer.parse import parse_corpus
+    from indexer.parsing.pipeline import parse_corpus
 
     docs, errors = parse_corpus(Path(args.corpus))
     print(f"{'doc_id':<20} {'loại':<10} {'số':<18} {'ngày':<11} {'địa bàn':<12} {'tỉnh':<12} tasks chunks")

@@ -13,9 +13,9 @@ import re
 from dataclasses import fields
 from pathlib import Path
 
-from indexer.metadata import extract_metadata
 from indexer.models import Directive, Metadata, ParseError
-from indexer.parse import parse_text
+from indexer.parsing.metadata import extract_metadata
+from indexer.parsing.pipeline import parse_text
 from indexer.textnorm import normalize_text
 
 MAX_RECORD_TEXT = 5_000_000  # characters; a 10 MB text is refused, not indexed
@@ -78,7 +78,7 @@ def record_metadata(rec: dict) -> Metadata:
         meta.given_title = normalize_text(str(rec["title"])).strip()
         meta.subject = meta.subject or meta.given_title
     if rec.get("province") and not meta.province_current:
-        from indexer.gazetteer import current_province
+        from indexer.parsing.places import current_province
 
         meta.province_current = current_province(meta.province) or meta.province
     return meta

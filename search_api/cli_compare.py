@@ -50,8 +50,8 @@ def _wrap(text: str, indent: str = "      ") -> str:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from search_api.compare import compare, resolve_document
-    from search_api.redline import render_text
+    from search_api.alignment.compare import compare, resolve_document
+    from search_api.alignment.redline import render_text
     from search_api.service import IndexNotFound, NotFound
 
     try:
@@ -80,8 +80,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_evolve(args: argparse.Namespace) -> int:
-    from search_api.evolution import evolution
-    from search_api.redline import render_text
+    from search_api.alignment.evolution import evolution
+    from search_api.alignment.redline import render_text
     from search_api.service import IndexNotFound, ModelMismatch, NotFound
 
     try:

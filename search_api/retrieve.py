@@ -417,7 +417,7 @@ def _province_names(value: str) -> set[str]:
     """Folded pre-2025 province names a filter value stands for (old or new name)."""
     names = {fold_lower(value)}
     try:
-        from indexer.gazetteer import old_provinces
+        from indexer.parsing.places import old_provinces
 
         names |= {fold_lower(n) for n in old_provinces(value)}
     except ImportError:  # gazetteer not installed: plain name match

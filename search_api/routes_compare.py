@@ -14,11 +14,21 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from indexer.parse import slug
-from search_api.compare import Comparison, alignment_of, compare, resolve_document, revision_blocks
+from indexer.parsing.pipeline import slug
+from search_api.alignment.compare import Comparison, alignment_of, compare, resolve_document, revision_blocks
+from search_api.alignment.evolution import Evolution, evolution
+from search_api.alignment.precedents import (
+    MAX_K,
+    PrecedentsOut,
+    PrecedentsRequest,
+    SimilarOut,
+    SourceUnit,
+    precedents,
+    similar,
+)
+from search_api.alignment.redline import Redline, redline, render_html, render_markdown
 from search_api.deps import Service
-from search_api.evolution import Evolution, evolution
-from search_api.export import (
+from search_api.exports.export import (
     CSV_MEDIA_TYPE,
     ComparisonExport,
     ExportPair,
@@ -28,18 +38,8 @@ from search_api.export import (
     to_docx,
     to_markdown,
 )
-from search_api.precedents import (
-    MAX_K,
-    PrecedentsOut,
-    PrecedentsRequest,
-    SimilarOut,
-    SourceUnit,
-    precedents,
-    similar,
-)
-from search_api.redline import Redline, redline, render_html, render_markdown
+from search_api.exports.tracked_changes import revisions_docx
 from search_api.schemas import ErrorOut, ResultDocument
-from search_api.tracked_changes import revisions_docx
 
 ERRORS = {400: {"model": ErrorOut}, 404: {"model": ErrorOut}}
 DOCX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

@@ -14,8 +14,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from search_api.deps import Service
-from search_api.doc_picker import MAX_SUGGEST, SuggestionsOut, SuggestOut, similar_documents, suggest
-from search_api.draft_check import (
+from search_api.drafting.doc_picker import MAX_SUGGEST, SuggestionsOut, SuggestOut, similar_documents, suggest
+from search_api.drafting.draft_check import (
     MAX_DRAFT_BYTES,
     DraftCheck,
     DraftTooLarge,
@@ -23,9 +23,9 @@ from search_api.draft_check import (
     parse_draft,
     revision_blocks_against,
 )
-from search_api.draft_export import to_docx, to_markdown
-from search_api.guidance_links import DocumentLinks, document_links
-from search_api.propagation import Propagation, propagation
+from search_api.drafting.guidance_links import DocumentLinks, document_links
+from search_api.drafting.propagation import Propagation, propagation
+from search_api.exports.draft_export import to_docx, to_markdown
 from search_api.routes_compare import DOCX_MEDIA_TYPE, ERRORS, MD_MEDIA_TYPE, _download
 from search_api.schemas import ErrorOut
 from search_api.service import SearchService

@@ -6,7 +6,7 @@ no request waits for them: the guidance link graph (2.4 s at 4,066 documents), t
 
 from __future__ import annotations
 
-from search_api import doc_picker, guidance_links
+from search_api.drafting import doc_picker, guidance_links
 from search_api.service import SearchService
 
 

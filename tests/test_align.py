@@ -7,8 +7,16 @@ import time
 import numpy as np
 import pytest
 
-from search_api.align import AlignConfig, AlignUnit, DocUnits, UnitGroup, align, fold_key, group_chunks
-from search_api.compare import alignment_of, compare, doc_units, resolve_document
+from search_api.alignment.align import (
+    AlignConfig,
+    AlignUnit,
+    DocUnits,
+    UnitGroup,
+    align,
+    fold_key,
+    group_chunks,
+)
+from search_api.alignment.compare import alignment_of, compare, doc_units, resolve_document
 from search_api.service import NotFound
 from tests.seedtext import task
 

@@ -7,9 +7,9 @@ import itertools
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from search_api import align as A
-from search_api.align import AlignConfig, agency_key, split_sentences
-from search_api.compare import alignment_of, doc_units
+from search_api.alignment import align as A
+from search_api.alignment.align import AlignConfig, agency_key, split_sentences
+from search_api.alignment.compare import alignment_of, doc_units
 
 
 def _unit(du, path):

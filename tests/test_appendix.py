@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from eval.office_files import write_package
-from indexer.parse import parse_file, parse_text
+from indexer.parsing.pipeline import parse_file, parse_text
 
 PLAN = """ỦY BAN NHÂN DÂN
 HUYỆN CAM LỘ

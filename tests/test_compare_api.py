@@ -11,8 +11,8 @@ from docx import Document
 from fastapi.testclient import TestClient
 
 from indexer.models import Metadata
-from search_api.export import CSV_COLUMNS
-from search_api.precedents import citation
+from search_api.alignment.precedents import citation
+from search_api.exports.export import CSV_COLUMNS
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from eval.office_files import numbering_docx, write_package
-from indexer.parse import parse_file
+from indexer.parsing.pipeline import parse_file
 from indexer.reading import ReadError, read_document
 from indexer.reading.numbering import format_number
 
@@ -260,7 +260,7 @@ def test_word_xml_parts_that_are_broken(tmp_path: Path):
 def test_a_batch_of_bad_office_files_reports_each_and_reads_the_rest(tmp_path: Path):
     from msoffcrypto.format.ooxml import OOXMLFile
 
-    from indexer.parse import parse_corpus
+    from indexer.parsing.pipeline import parse_corpus
 
     write_package(tmp_path / "good.docx", _p(_r("1. Tuyên truyền phòng, chống đuối nước cho trẻ em.")))
     with open(tmp_path / "good.docx", "rb") as src, open(tmp_path / "locked.docx", "wb") as out:

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from indexer.cli import main
-from search_api.evolution import evolution
+from search_api.alignment.evolution import evolution
 from search_api.service import NotFound
 
 ORDER = ["kien-giang-2017", "tra-cu-2022", "cam-lo-2023", "lang-son-2023", "dak-nong-2024"]

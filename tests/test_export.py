@@ -11,7 +11,8 @@ from docx import Document
 from docx.enum.text import WD_UNDERLINE
 from seedtext import bullet, task
 
-from search_api.export import (
+from search_api.alignment.redline import redline
+from search_api.exports.export import (
     CSV_COLUMNS,
     DEL_COLOR,
     INS_COLOR,
@@ -23,7 +24,6 @@ from search_api.export import (
     to_docx,
     to_markdown,
 )
-from search_api.redline import redline
 
 
 def pair(ua: ExportUnit, ub: ExportUnit) -> ExportPair:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer import gazetteer as g
+from indexer.parsing import places as g
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.metadata import extract_references
-from search_api.guidance_links import codes_agree, dates_agree, number_key
+from indexer.parsing.metadata import extract_references
+from search_api.drafting.guidance_links import codes_agree, dates_agree, number_key
 
 
 @pytest.mark.parametrize("cited, number", [

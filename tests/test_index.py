@@ -16,7 +16,7 @@ import pytest
 
 from indexer.build import build_index
 from indexer.generation import MANIFEST, read_registry
-from indexer.parse import parse_corpus
+from indexer.parsing.pipeline import parse_corpus
 from indexer.store import CURRENT, IndexNotFound, IndexStore, current_generation
 from search_api.service import ModelMismatch, SearchService
 

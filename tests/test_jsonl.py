@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from indexer.jsonl import read_jsonl
-from indexer.parse import parse_corpus
+from indexer.parsing.pipeline import parse_corpus
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 

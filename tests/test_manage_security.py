@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from indexer.sidecar import load_sidecar
+from indexer.parsing.sidecar import load_sidecar
 from tests.manage_site import PASSWORDS, csrf_of, make_site
 from web.accounts import users
 from web.ingest.multipart import UploadLimits

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from indexer.parse import iter_document_files
-from indexer.sidecar import dump_sidecar, load_sidecar, sidecar_path
+from indexer.parsing.pipeline import iter_document_files
+from indexer.parsing.sidecar import dump_sidecar, load_sidecar, sidecar_path
 from web.accounts import sessions, throttle, tokens, users
 from web.accounts.passwords import WeakPassword
 from web.datadir import DataDB, DataDirError, check_location
@@ -170,7 +170,7 @@ def test_sidecar_round_trip_with_html_and_vietnamese(tmp_path):
               "subject": "Về việc: \"trích\" 'yếu' # không phải chú thích", "number": "007/KH-UBND"}
     sidecar_path(doc).write_text(dump_sidecar(values), encoding="utf-8")
     assert load_sidecar(doc) == values
-    from indexer.parse import parse_file
+    from indexer.parsing.pipeline import parse_file
 
     m = parse_file(doc).metadata
     assert m.original_name == values["original_name"] and m.date == "2023-05-09" and m.year == 2023

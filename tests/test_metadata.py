@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from indexer.metadata import extract_metadata, extract_references, parse_date
 from indexer.models import LegalRef, Metadata
-from indexer.sidecar import apply_overrides, load_sidecar
+from indexer.parsing.metadata import extract_metadata, extract_references, parse_date
+from indexer.parsing.sidecar import apply_overrides, load_sidecar
 from indexer.textnorm import normalize_text
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"

@@ -18,7 +18,7 @@ from PIL import Image
 
 from eval.ocr_eval import compare
 from eval.office_files import multipage_tiff, photo_files, scan_pages, scan_pdf, seed_pdf
-from indexer.parse import parse_file, parse_text
+from indexer.parsing.pipeline import parse_file, parse_text
 from indexer.progress import Progress
 from indexer.reading import ReadError, ReadOptions, libreoffice, read_document
 from indexer.reading.deskew import estimate_skew

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from eval.office_files import docx_from_text
-from indexer.parse import parse_file
+from indexer.parsing.pipeline import parse_file
 from indexer.reading import ReadError, libreoffice, read_document
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.parse import parse_corpus, parse_file
+from indexer.parsing.pipeline import parse_corpus, parse_file
 from indexer.reading import encode_legacy
 
 ROOT = Path(__file__).resolve().parent.parent

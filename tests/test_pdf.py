@@ -18,7 +18,7 @@ from pypdf import PdfReader, PdfWriter
 from pypdf.generic import NameObject, StreamObject
 
 from eval.office_files import pack_pdf, scan_pdf
-from indexer.parse import parse_file
+from indexer.parsing.pipeline import parse_file
 from indexer.progress import Progress
 from indexer.reading import ReadError, ReadOptions, read_document
 from indexer.reading.pdf import MAX_PIXELS, _renderer, read_pdf

@@ -9,7 +9,7 @@ import unicodedata
 import pytest
 from seedtext import bullet, task
 
-from search_api.redline import Redline, redline, render_html, render_markdown, render_text
+from search_api.alignment.redline import Redline, redline, render_html, render_markdown, render_text
 
 
 def changes(rl: Redline) -> list[tuple[str, str, str]]:

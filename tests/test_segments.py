@@ -115,7 +115,7 @@ def test_one_file_update_writes_one_segment_and_reads_one_file(seed_index, tmp_p
 
 
 def test_document_round_trip_keeps_ingest_and_original_offsets(seed_index):
-    from indexer.parse import parse_file
+    from indexer.parsing.pipeline import parse_file
     from indexer.segment import expand_runs, offset_runs
 
     st = IndexStore.open(seed_index)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.parse import parse_file
+from indexer.parsing.pipeline import parse_file
 from indexer.textnorm import fold
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from search_api.doc_picker import CENTROIDS, LINES
+from search_api.drafting.doc_picker import CENTROIDS, LINES
+from search_api.drafting.guidance_links import GRAPH
 from search_api.generation_cache import PerGeneration
-from search_api.guidance_links import GRAPH
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "drafting"

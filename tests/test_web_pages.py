@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from indexer.models import Directive, Metadata, Unit
-from search_api.redline import redline
+from search_api.alignment.redline import redline
 from web import views
 
 
@@ -140,7 +140,7 @@ def _ms(fn) -> float:
 
 def test_render_time_under_100ms_excluding_search(client, search_service):
     """Each page's own work (view model + template + HTTP) ≤ 100 ms; the alignment itself is the "search"."""
-    from search_api.compare import compare
+    from search_api.alignment.compare import compare
 
     for url in ("/documents/lang-son-2023", "/documents/cam-lo-2023?chunk=cam-lo-2023~4_i1", "/compare",
                 "/documents", "/precedents", "/"):

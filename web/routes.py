@@ -20,7 +20,7 @@ from search_api.deps import Service
 from search_api.service import NotFound, SearchService
 from web import views
 from web.views import BadRequest
-from web.views_drafting import document_links_view
+from web.views.drafting import document_links_view
 
 HERE = Path(__file__).resolve().parent
 STATIC_FILES = {"style.css": "text/css; charset=utf-8", "app.js": "text/javascript; charset=utf-8"}

@@ -8,12 +8,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from search_api.deps import Service
-from search_api.draft_check import MAX_DRAFT_BYTES, DraftTooLarge
-from search_api.propagation import propagation
+from search_api.drafting.draft_check import MAX_DRAFT_BYTES, DraftTooLarge
+from search_api.drafting.propagation import propagation
 from search_api.routes_drafting import read_draft_request, run_check
 from search_api.service import NotFound
 from web.routes import error_page, render
-from web.views_drafting import DraftCheckView, draft_check_view, propagation_view
+from web.views.drafting import DraftCheckView, draft_check_view, propagation_view
 
 router = APIRouter(include_in_schema=False)
 

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from indexer.gazetteer import key  # noqa: E402
+from indexer.parsing.places import key  # noqa: E402
 
 PACKAGE = "vietnamadminunits"
 OUT = Path(__file__).with_name("gazetteer.json")

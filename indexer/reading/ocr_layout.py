@@ -1,6 +1,6 @@
 """OCR words → the text the structure parser expects: one paragraph per block, labels in front, headers as lines.
 
-Tesseract gives words with boxes; the parser (``indexer.structure``) needs what a typed directive looks like.
+Tesseract gives words with boxes; the parser (``indexer.parsing.structure``) needs what a typed directive looks like.
 From the boxes alone this module
 
 - joins the wrapped lines of a body paragraph into one line and separates paragraphs by a blank line

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from indexer.parse import iter_document_files
-from indexer.sidecar import dump_sidecar, load_sidecar, sidecar_path
+from indexer.parsing.pipeline import iter_document_files
+from indexer.parsing.sidecar import dump_sidecar, load_sidecar, sidecar_path
 from web.datadir import DataDB
 from web.ingest import formats
 from web.ingest.multipart import ReceivedFile

@@ -2,7 +2,7 @@
 upload like any other (a .txt named after its place and year), so it is stored, deduplicated, audited and
 indexed by the job queue exactly as a file sent from /documents/new.
 
-The draft check itself never writes (``search_api.draft_check``); this is the one write it leads to, and it
+The draft check itself never writes (``search_api.drafting.draft_check``); this is the one write it leads to, and it
 needs an editor's session and CSRF token (page) or an editor's API token (JSON), as every write does.
 """
 
@@ -19,9 +19,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from indexer.parse import parse_text, slug
+from indexer.parsing.pipeline import parse_text, slug
 from search_api.deps import Service
-from search_api.draft_check import MAX_DRAFT_BYTES
+from search_api.drafting.draft_check import MAX_DRAFT_BYTES
 from web.accounts.auth import Actor, check_csrf, require
 from web.ingest.multipart import ReceivedFile, ReceivedForm
 from web.ingest.operations import Manager, OperationError

@@ -13,7 +13,7 @@ import io
 import zipfile
 from pathlib import Path
 
-from indexer.parse import RECORD_SUFFIXES
+from indexer.parsing.pipeline import RECORD_SUFFIXES
 from indexer.reading import SUFFIXES
 
 PROMISED = frozenset({".docx", ".doc", ".odt", ".rtf", ".pdf", ".txt", ".md", ".html", ".jsonl"})

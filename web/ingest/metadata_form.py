@@ -14,8 +14,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from indexer import gazetteer
 from indexer.models import Metadata
+from indexer.parsing import places as gazetteer
 from indexer.textnorm import normalize
 
 EDIT_FIELDS = ("issuer", "place", "level", "doc_type", "number", "date", "subject", "signer")

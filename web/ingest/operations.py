@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer.models import Directive
-from indexer.sidecar import dump_sidecar, sidecar_path
+from indexer.parsing.sidecar import dump_sidecar, sidecar_path
 from search_api.service import SearchService
 from web.accounts.auth import Actor
 from web.audit.log import record

@@ -17,8 +17,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from indexer.parse import iter_document_files
-from indexer.sidecar import sidecar_path
+from indexer.parsing.pipeline import iter_document_files
+from indexer.parsing.sidecar import sidecar_path
 
 TRASH = ".trash"
 RE_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{8}")

@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from indexer.chunks import make_chunks
-from indexer.layout import find_layout
-from indexer.metadata import extract_metadata
 from indexer.models import Directive, Metadata, ParseError, Unit
+from indexer.parsing.layout import find_layout
+from indexer.parsing.metadata import extract_metadata
+from indexer.parsing.sidecar import apply_overrides, load_sidecar
+from indexer.parsing.structure import parse_body, section_kind
 from indexer.reading import SUFFIXES, ReadError, ReadOptions, read_document
-from indexer.sidecar import apply_overrides, load_sidecar
-from indexer.structure import parse_body, section_kind
 from indexer.textnorm import fold, normalize
 
 DOCUMENT_SUFFIXES = set(SUFFIXES)

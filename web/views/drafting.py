@@ -10,12 +10,12 @@ from urllib.parse import urlencode
 
 from markupsafe import Markup
 
-from search_api.draft_check import DraftCheck
-from search_api.guidance_links import DocumentLinks, document_links
-from search_api.propagation import Propagation
-from search_api.redline import render_html
+from search_api.alignment.redline import render_html
+from search_api.drafting.draft_check import DraftCheck
+from search_api.drafting.guidance_links import DocumentLinks, document_links
+from search_api.drafting.propagation import Propagation
 from search_api.schemas import ResultDocument
-from web.views import anchor_of, doc_url, percent
+from web.views.common import anchor_of, doc_url, percent
 
 
 def _short(d: ResultDocument) -> str:
@@ -25,8 +25,6 @@ def _short(d: ResultDocument) -> str:
 def unit_url(doc_id: str, chunk_id: str, path: str) -> str:
     return doc_url(doc_id, chunk_id, anchor_of(doc_id, re.sub(r" \(\d+\)$", "", path)))
 
-
-# --- document page panel ----------------------------------------------------------------------------------
 
 @dataclass
 class LinkItem:
@@ -71,8 +69,6 @@ def links_view(links: DocumentLinks) -> LinksView:
     return LinksView(up, down, "/propagation?" + urlencode({"doc": links.doc_id}) if links.downstream else "",
                      f"/api/documents/{links.doc_id}/links")
 
-
-# --- propagation ------------------------------------------------------------------------------------------
 
 STATUS_LABELS = {"verbatim": "Giữ nguyên văn", "changed": "Có sửa đổi", "dropped": "Không có"}
 
@@ -146,8 +142,6 @@ def propagation_view(p: Propagation) -> PropagationView:
     return PropagationView(g.title, doc_url(g.doc_id), down, rows, _reuse(p.reuse_outside_tasks),
                            "/api/propagation?" + urlencode({"doc": g.doc_id}))
 
-
-# --- draft check ------------------------------------------------------------------------------------------
 
 @dataclass
 class UnitItem:

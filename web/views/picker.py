@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from search_api.compare import resolve_document
-from search_api.doc_picker import label, similar_documents, suggest
+from search_api.alignment.compare import resolve_document
+from search_api.drafting.doc_picker import label, similar_documents, suggest
 from search_api.service import NotFound, SearchService
 
 MAX_CHOICES = 20

@@ -20,9 +20,9 @@ from typing import Literal
 from pydantic import BaseModel
 
 from indexer.textnorm import fold
-from search_api.compare import SHARED_SIMILARITY, CompareUnit, alignment_of, unit_out
-from search_api.guidance_links import LinkedDoc, document_links
-from search_api.redline import Redline, redline
+from search_api.alignment.compare import SHARED_SIMILARITY, CompareUnit, alignment_of, unit_out
+from search_api.alignment.redline import Redline, redline
+from search_api.drafting.guidance_links import LinkedDoc, document_links
 from search_api.schemas import ResultDocument
 from search_api.service import SearchService
 
@@ -171,7 +171,7 @@ def _task_groups(du) -> list[int]:
 def propagation(svc: SearchService, doc_id: str) -> Propagation:
     """Task-by-task propagation of guidance ``doc_id`` through every document below it (NotFound)."""
     links = document_links(svc, doc_id)
-    from search_api.compare import doc_units
+    from search_api.alignment.compare import doc_units
 
     g_units = doc_units(svc, doc_id)
     rows = _task_groups(g_units)

@@ -19,8 +19,8 @@ from rapidfuzz.distance import Indel
 from indexer.chunks import chunk_id as make_chunk_id
 from indexer.models import Chunk
 from indexer.textnorm import fold, normalize_text, tokenize
-from search_api.compare import CompareUnit, doc_units, unit_out
-from search_api.redline import Redline, redline
+from search_api.alignment.compare import CompareUnit, doc_units, unit_out
+from search_api.alignment.redline import Redline, redline
 from search_api.schemas import ResultDocument
 from search_api.service import NotFound, SearchService
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from indexer.metadata import locate, parse_date
 from indexer.models import LegalRef, Metadata
+from indexer.parsing.metadata import locate, parse_date
 
 FIELDS = {f.name for f in fields(Metadata)} - {"parsed", "overrides"}
 ALIASES = {"title": "given_title"}

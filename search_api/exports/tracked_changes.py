@@ -31,7 +31,7 @@ from docx.oxml.ns import qn
 from docx.shared import Pt
 from docx.text.paragraph import Paragraph
 
-from search_api.redline import redline
+from search_api.alignment.redline import redline
 
 __all__ = ["AUTHOR", "Block", "paragraph_text", "revisions_docx"]
 

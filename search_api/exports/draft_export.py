@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 
-from search_api.draft_check import DraftCheck
-from search_api.redline import render_markdown
-from search_api.tracked_changes import Block, revisions_docx
+from search_api.alignment.redline import render_markdown
+from search_api.drafting.draft_check import DraftCheck
+from search_api.exports.tracked_changes import Block, revisions_docx
 
 NO_PREVIOUS = "Không tìm thấy kế hoạch năm trước của cùng địa phương: toàn bộ dự thảo được ghi là nội dung thêm mới."
 

@@ -24,7 +24,7 @@ from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
 from pydantic import BaseModel
 
-from search_api.redline import Redline, render_markdown, render_text
+from search_api.alignment.redline import Redline, render_markdown, render_text
 
 __all__ = [
     "CSV_COLUMNS",

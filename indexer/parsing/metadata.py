@@ -438,7 +438,7 @@ def _resolve(name: str, level: str | None = None, province_hint: str | None = No
     if not name:
         return None
     try:
-        from indexer.gazetteer import resolve
+        from indexer.parsing.places import resolve
     except ImportError:
         return None
     try:

@@ -14,8 +14,8 @@ from pydantic import BaseModel, Field
 from rapidfuzz import fuzz
 
 from indexer.models import Chunk, Metadata
-from search_api.align import AlignConfig, fold_key
-from search_api.redline import Redline, redline
+from search_api.alignment.align import AlignConfig, fold_key
+from search_api.alignment.redline import Redline, redline
 from search_api.schemas import ChunkRef, ResultDocument
 from search_api.service import SearchService
 

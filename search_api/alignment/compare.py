@@ -17,11 +17,11 @@ import numpy as np
 from pydantic import BaseModel
 
 from indexer.textnorm import fold
-from search_api.align import AlignConfig, Alignment, AlignUnit, DocUnits, align, build_units
-from search_api.redline import Redline, redline
+from search_api.alignment.align import AlignConfig, Alignment, AlignUnit, DocUnits, align, build_units
+from search_api.alignment.redline import Redline, redline
+from search_api.exports.tracked_changes import Block, paragraph_text
 from search_api.schemas import ResultDocument
 from search_api.service import NotFound, SearchService
-from search_api.tracked_changes import Block, paragraph_text
 
 SHARED_SIMILARITY = 0.9  # redline similarity from which a pair counts as the same wording
 

@@ -1,7 +1,7 @@
 """Check a draft plan against what it must carry: the guidance it implements, the same place's previous
 plan, and the plans of peer units for the same year.
 
-The draft is parsed like any directive (``indexer.parse``) but is never added to the index. Its tasks are
+The draft is parsed like any directive (``indexer.parsing.pipeline``) but is never added to the index. Its tasks are
 embedded with the index's own model and aligned with each reference document exactly as two corpus
 documents are compared. The report has four parts:
 
@@ -23,16 +23,23 @@ import numpy as np
 from pydantic import BaseModel
 
 from indexer.models import Directive
-from indexer.parse import parse_file, parse_text
+from indexer.parsing.pipeline import parse_file, parse_text
 from indexer.textnorm import fold
-from search_api.align import Alignment, DocUnits, align, build_units
-from search_api.compare import SHARED_SIMILARITY, CompareUnit, alignment_of, doc_units, joined, unit_out
-from search_api.guidance_links import downstream_of, guidance_candidates
-from search_api.precedents import citation
-from search_api.redline import Redline, redline
+from search_api.alignment.align import Alignment, DocUnits, align, build_units
+from search_api.alignment.compare import (
+    SHARED_SIMILARITY,
+    CompareUnit,
+    alignment_of,
+    doc_units,
+    joined,
+    unit_out,
+)
+from search_api.alignment.precedents import citation
+from search_api.alignment.redline import Redline, redline
+from search_api.drafting.guidance_links import downstream_of, guidance_candidates
+from search_api.exports.tracked_changes import Block, paragraph_text
 from search_api.schemas import ResultDocument
 from search_api.service import NotFound, SearchService
-from search_api.tracked_changes import Block, paragraph_text
 
 MAX_DRAFT_BYTES = 4 * 1024 * 1024  # a plan is tens of kilobytes; a .docx with a scanned seal a few hundred
 DRAFT_SUFFIXES = (".docx", ".txt", ".md")
@@ -275,7 +282,7 @@ def check_draft(svc: SearchService, d: Directive, *, guidance: str | None = None
 
 def revision_blocks_against(svc: SearchService, previous: str | None, d: Directive) -> list[Block]:
     """The draft as tracked revisions of last year's plan (all inserted when there is none)."""
-    from search_api.compare import revision_blocks
+    from search_api.alignment.compare import revision_blocks
 
     units = draft_units(svc, d)
     if previous is None:

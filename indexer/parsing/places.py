@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-DATA = Path(__file__).with_name("data") / "gazetteer.json"
+DATA = Path(__file__).parents[1] / "data" / "gazetteer.json"
 LEVELS = ("province", "district", "commune")
 
 # Kind word as written before a name, per level (folded, spaced). "thành phố" exists at two levels.
