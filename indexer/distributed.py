@@ -96,7 +96,7 @@ class ClusterReport:
 
 
 def _read_shipped(path: Path, corpus: Path) -> ShippedFile:
-    from indexer.sidecar import sidecar_path
+    from indexer.parsing.sidecar import sidecar_path
 
     side = sidecar_path(path)
     return ShippedFile(str(path.relative_to(corpus)), path.read_bytes(),

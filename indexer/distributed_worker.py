@@ -137,7 +137,7 @@ def _worker_address() -> str:
 
 def parse_shipped(f: ShippedFile) -> tuple[list[Directive], list[ParseError]]:
     """Parse ``f`` exactly as a local build parses it from the corpus (same relative path, same sidecar)."""
-    from indexer.parse import parse_source
+    from indexer.parsing import parse_source
     from indexer.reading import ReadOptions
 
     tmp = Path(tempfile.mkdtemp(prefix="directives-ingest-"))
