@@ -131,11 +131,32 @@ def _reuse_vectors(seed_index: Path) -> None:
     build._bench_misses = misses
 
 
+def _mixed_vectors(seed_index: Path, n_real: int) -> None:
+    """The real encoder path for the first ``n_real`` chunks (loaded by the build itself, as in production),
+    re-used seed vectors for the rest: the peak RSS of a build that holds the encoder, in minutes not hours."""
+    from indexer import build
+
+    real_embed = build._embed
+    _reuse_vectors(seed_index)
+    reuse = build._embed
+    left = [n_real]
+
+    def mixed(encoder, pending, ckpt, report, progress, on_progress):
+        k = min(left[0], len(pending))
+        left[0] -= k
+        out = real_embed(encoder, pending[:k], ckpt, report, progress, on_progress) if k else []
+        return out + (reuse(encoder, pending[k:], ckpt, report, progress, on_progress) if k < len(pending) else [])
+
+    build._embed = mixed
+
+
 def child_build(args: argparse.Namespace) -> int:
     from indexer import build
 
     if args.vectors == "reuse":
         _reuse_vectors(Path(args.seed_index))
+    elif args.vectors == "mixed":
+        _mixed_vectors(Path(args.seed_index), args.real_chunks)
     t0 = time.perf_counter()
     rep = build.build_index(Path(args.corpus), Path(args.index_dir), progress=False, merge="off")
     secs = time.perf_counter() - t0
@@ -583,7 +604,8 @@ def main(argv: list[str] | None = None) -> int:
     b = sub.add_parser("_build")
     b.add_argument("--corpus", required=True)
     b.add_argument("--index-dir", required=True)
-    b.add_argument("--vectors", choices=["real", "reuse"], default="reuse")
+    b.add_argument("--vectors", choices=["real", "reuse", "mixed"], default="reuse")
+    b.add_argument("--real-chunks", type=int, default=0, help="--vectors mixed: chunks embedded for real")
     b.add_argument("--seed-index", required=True)
     s = sub.add_parser("_serve")
     s.add_argument("--index-dir", required=True)

@@ -73,6 +73,7 @@ class BuildReport:
     merge: str = ""  # "started" when a background merge was started
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    cluster: dict = field(default_factory=dict)  # with --dask: workers accepted and refused, who did each file
 
     def summary(self) -> str:
         lines = [f"index {self.index_dir} ({self.generation}), model {self.model}: "
@@ -161,13 +162,14 @@ def _embed(encoder, pending: list[tuple[int, str]], ckpt: EmbedCheckpoint, repor
 
 def build_index(corpus: Path, index_dir: Path, *, model: str | None = None, progress: bool = True,
                 on_progress: ProgressFn = ignore, passage_encoder: str | None = None,
-                merge: str = "background") -> BuildReport:
+                merge: str = "background", dask: str | None = None) -> BuildReport:
     """Index every document under ``corpus`` into ``index_dir``; see the module doc for the guarantees.
 
     ``on_progress`` hears each stage (parsing file i/n, OCR page i/n, embedding chunk i/n, publishing).
     ``passage_encoder``: int8 (default) | fp32 | torch. ``merge``: "background" (merge small segments in a
     thread once the generation is published, when the policy asks for it), "wait" (the same, then wait),
-    or "off".
+    or "off". ``dask``: the address of a running Dask scheduler (tcp://HOST:PORT); the changed files are parsed,
+    OCR'd and embedded on its workers, and this process writes and publishes as always.
     """
     from indexer.embedding.onnx_passage import resolve_variant
 
@@ -227,11 +229,20 @@ def build_index(corpus: Path, index_dir: Path, *, model: str | None = None, prog
                 return self.get().embed_many(texts)
 
         lazy = Lazy()
-        if todo:  # load it now, while the build holds little: its load peaks at ~0.8 GB for a moment
+        cluster = None
+        if dask and todo:  # the workers parse and embed; this process never loads the encoder
+            from indexer.distributed import DaskIngest, ModelIdentity, local_identity
+
+            ident = (ModelIdentity(meta["model"], int(meta["dim"]), meta["fingerprint"], meta["passage_encoder"],
+                                   variant) if same_model else local_identity(spec, variant))
+            cluster = DaskIngest(dask, ident)
+        elif todo:  # load it now, while the build holds little: its load peaks at ~0.8 GB for a moment
             lazy.get()
         if same_model:
             dim, fingerprint, encoder_id, model_name = (int(meta["dim"]), meta["fingerprint"],
                                                         meta["passage_encoder"], meta["model"])
+        elif cluster is not None:
+            dim, fingerprint, encoder_id, model_name = ident.dim, ident.fingerprint, ident.encoder_id, ident.name
         else:
             e = lazy.get()
             dim, fingerprint, encoder_id, model_name = e.dim, e.fingerprint, e.encoder_id, e.name
@@ -254,10 +265,13 @@ def build_index(corpus: Path, index_dir: Path, *, model: str | None = None, prog
             from tqdm import tqdm
 
             pending: list[tuple[int, str]] = []
-            for i, s in enumerate(tqdm(todo, desc="parsing", unit="file", file=sys.stderr,
-                                       disable=not progress or len(todo) < PROGRESS_MIN)):
-                on_progress(Progress("parsing", i, len(todo), s))
-                docs, errs = parse_source(sources[s], corpus, options)
+            if cluster is not None:
+                cluster.set_checkpoint(set(ckpt.saved))
+            for i, (s, docs, errs, vectors) in enumerate(tqdm(
+                    _sources(todo, sources, corpus, options, cluster, on_progress), total=len(todo), desc="parsing",
+                    unit="file", file=sys.stderr, disable=not progress or len(todo) < PROGRESS_MIN)):
+                if cluster is not None:
+                    on_progress(Progress("parsing", i + 1, len(todo), s))
                 report.errors += errs
                 report.files += [FileReport.of(d) for d in docs] + [FileReport.failed(e) for e in errs]
                 prev_docs = {(d, h): seg for d, h, seg in registry[s].docs} if s in registry else {}
@@ -265,7 +279,7 @@ def build_index(corpus: Path, index_dir: Path, *, model: str | None = None, prog
                 # its sidecar may be what changed, not its bytes
                 records = Path(s).suffix.lower() in RECORD_SUFFIXES
                 kept: list[list[str]] = []
-                for d in docs:
+                for k, d in enumerate(docs):
                     if records and (d.doc_id, d.content_hash) in prev_docs:  # an untouched record stays
                         kept.append([d.doc_id, d.content_hash, prev_docs.pop((d.doc_id, d.content_hash))])
                         live_ids.add(d.doc_id)
@@ -284,7 +298,11 @@ def build_index(corpus: Path, index_dir: Path, *, model: str | None = None, prog
                         name = new_segment_name()
                         writers.append((name, SegmentWriter(segs_dir / f".tmp-{name}", dim)))
                     name, w = writers[-1]
-                    pending += w.add(d)
+                    if vectors is None:
+                        pending += w.add(d)
+                    else:  # embedded on a worker; texts a killed build embedded come from its checkpoint
+                        w.add(d, _checkpointed(d, vectors[k], ckpt, report))
+                        on_progress(Progress("embedding", report.encoded + report.resumed, 0))
                     kept.append([d.doc_id, d.content_hash, name])
                     live_ids.add(d.doc_id)
                     live_hashes.add(d.content_hash)
@@ -327,6 +345,10 @@ def build_index(corpus: Path, index_dir: Path, *, model: str | None = None, prog
             ckpt.clear()
             on_progress(Progress("publishing", 1, 1))
         finally:
+            if cluster is not None:
+                cluster.close()
+                report.cluster = cluster.report.to_dict()
+                report.notes += [f"Dask worker {a} refused: {why}" for a, why in cluster.report.refused.items()]
             for _, w in writers:  # a failed build: its private segments go, the previous generation stays
                 w.abort()
                 shutil.rmtree(w.folder, ignore_errors=True)
@@ -340,6 +362,36 @@ def build_index(corpus: Path, index_dir: Path, *, model: str | None = None, prog
             report.merge = "started"
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _sources(todo: list[str], sources: dict[str, Path], corpus: Path, options: ReadOptions, cluster,
+             on_progress: ProgressFn):
+    """(source, documents, errors, vectors) per changed file in ``todo`` order: parsed here (vectors None,
+    embedded later) or, with a cluster, parsed and embedded on its workers (``indexer/distributed.py``)."""
+    if cluster is None:
+        for i, s in enumerate(todo):
+            on_progress(Progress("parsing", i, len(todo), s))
+            docs, errs = parse_source(sources[s], corpus, options)
+            yield s, docs, errs, None
+        return
+    for r in cluster.results([sources[s] for s in todo], corpus):
+        yield r.source, r.docs, r.errors, r.vectors
+
+
+def _checkpointed(d, vectors: list, ckpt: EmbedCheckpoint, report: BuildReport) -> list:
+    """A worker's vectors for ``d``'s chunks, checkpointed; None where the checkpoint already had the text."""
+    out = []
+    for c, e in zip(d.chunks, vectors, strict=True):
+        if e is None:
+            e = ckpt.get(c.text)
+            if e is None:
+                raise RuntimeError(f"{d.doc_id}: a worker skipped a chunk the checkpoint does not hold")
+            report.resumed += 1
+        else:
+            ckpt.add(c.text, e)
+            report.encoded += 1
+        out.append(e)
+    return out
 
 
 def _open_all(index_dir: Path, manifest: Manifest):

@@ -21,6 +21,8 @@ def add_parsers(sub, default_index_dir: str) -> None:
     sp.add_argument("--passage-encoder", choices=["int8", "fp32", "torch"],
                     help="how chunks are embedded (default: int8 ONNX, or $DIRECTIVES_PASSAGE_ENCODER)")
     sp.add_argument("--no-merge", action="store_true", help="do not merge small segments after publishing")
+    sp.add_argument("--dask", metavar="tcp://HOST:PORT",
+                    help="parse, OCR and embed the changed files on this running Dask cluster's workers")
     sp.set_defaults(func=cmd_index)
 
     sp = sub.add_parser("search", help="search the index")
@@ -58,8 +60,17 @@ def cmd_index(args: argparse.Namespace) -> int:
     if not corpus.is_dir():
         print(f"error: corpus {corpus} is not a directory", file=sys.stderr)
         return 2
-    report = build_index(corpus, Path(args.index_dir), model=args.model, progress=not (args.quiet or args.json),
-                         passage_encoder=args.passage_encoder, merge="off" if args.no_merge else "background")
+    try:
+        report = build_index(corpus, Path(args.index_dir), model=args.model, progress=not (args.quiet or args.json),
+                             passage_encoder=args.passage_encoder, merge="off" if args.no_merge else "background",
+                             dask=args.dask)
+    except RuntimeError as e:
+        from indexer.distributed import ClusterError
+
+        if not isinstance(e, ClusterError):
+            raise
+        print(f"error: {e}; the previous index (if any) is still served", file=sys.stderr)
+        return 1
     if args.json:
         json.dump(report.to_dict(), sys.stdout, ensure_ascii=False, indent=2)
         print()
