@@ -359,13 +359,16 @@ def update_times(corpus: Path, index: Path, repo: Path = REPO) -> dict:
     return out
 
 
-def replicate(src_corpus: Path, src_index: Path, factor: int, corpus: Path, index: Path) -> dict:
+def replicate(src_corpus: Path, src_index: Path, factor: int, corpus: Path, index: Path,
+              vectors=None) -> dict:
     """A SYNTHETIC ``factor``× index without parsing again: each replica of ``src_index``'s segments gets its
     documents renamed ("r3-…", sources "r3/…", new document hashes and chunk rowids), and the corpus gets a
     copy of every file under ``r<i>/``, so ``build_index`` sees an up-to-date index of the bigger corpus.
 
     It is how the 1M-chunk update time is measured without an hour of parsing; every array of a replica is
     rebuilt by the production code (postings re-sorted by ``merge_postings``, segments sealed by ``seal``).
+    ``vectors(replica, segment_number, n_chunks)``, when given, returns new (vectors, windows, window_of) for a
+    replica's segment instead of copies of the source's (``eval/bench_million.py``: vectors that are not copies).
     """
     import hashlib
     import sqlite3
@@ -433,11 +436,17 @@ def replicate(src_corpus: Path, src_index: Path, factor: int, corpus: Path, inde
             new_pos = np.empty(len(order), dtype=np.int64)
             new_pos[order] = np.arange(len(order))
             np.save(folder / "rowids.npy", mapped[order])
-            np.save(folder / "vectors.npy", np.asarray(seg.vectors)[order])
-            wo = new_pos[seg.window_of] if len(seg.window_of) else np.zeros(0, np.int64)
-            wo_order = np.argsort(wo, kind="stable")
-            np.save(folder / "windows.npy", np.asarray(seg.windows)[wo_order])
-            np.save(folder / "window_of.npy", wo[wo_order].astype(np.int32))
+            if vectors is None:
+                np.save(folder / "vectors.npy", np.asarray(seg.vectors)[order])
+                wo = new_pos[seg.window_of] if len(seg.window_of) else np.zeros(0, np.int64)
+                wo_order = np.argsort(wo, kind="stable")
+                np.save(folder / "windows.npy", np.asarray(seg.windows)[wo_order])
+                np.save(folder / "window_of.npy", wo[wo_order].astype(np.int32))
+            else:  # synthetic vectors, already in the new local order
+                vec, win, win_of = vectors(r, len(names), len(order))
+                np.save(folder / "vectors.npy", vec.astype(np.float32))
+                np.save(folder / "windows.npy", win.astype(np.float32))
+                np.save(folder / "window_of.npy", win_of.astype(np.int32))
             merge_postings([(seg.postings, new_pos)], len(order)).save(folder)
             seal(folder, **{k: v for k, v in seg.info.items() if k in ("n_chunks", "n_docs", "dim")}, replica_of=name)
             names.append(out)

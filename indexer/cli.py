@@ -124,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     from indexer.cli_merge import add_parser as add_merge_parser  # merge (argparse only)
 
     add_merge_parser(sub, DEFAULT_INDEX_DIR)
+    from indexer.cli_replica import add_parser as add_replica_parser  # replicate (argparse only)
+
+    add_replica_parser(sub, DEFAULT_INDEX_DIR)
     return p
 
 

@@ -37,7 +37,7 @@ import numpy as np
 K1, B = 1.2, 0.75
 COMMON_SHARE = 1 / 8  # terms in at least this share of a segment's chunks are scored from cached dense rows
 COMMON_MIN_CHUNKS = 2_000  # ... in segments of at least this many chunks (small ones: postings are cheaper)
-ROW_CACHE_BYTES = 96 << 20  # dense rows kept per generation (~240 rows at 100k chunks)
+ROW_CACHE_BYTES = 256 << 20  # term parts kept per generation: the gold queries' common terms at 100k (96 MB thrashed)
 RE_TOKEN = re.compile(r"\w+")  # what FTS5's unicode61 tokenizer (with '_' as a token char) kept
 SPACES = ("e:", "f:")
 FILES = ("terms.json", "indptr.npy", "rows.npy", "tf.npy", "dl.npy")
@@ -61,7 +61,8 @@ def _memmap_npy(f: BinaryIO) -> np.ndarray:
     shape, fortran, dtype = (fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0)(f)
     if 0 in shape:
         return np.zeros(shape, dtype=dtype)
-    return np.memmap(f, dtype=dtype, mode="r", offset=f.tell(), shape=shape, order="F" if fortran else "C")
+    # a plain ndarray over the mapping: np.memmap's __getitem__ costs microseconds, and queries slice a lot
+    return np.asarray(np.memmap(f, dtype=dtype, mode="r", offset=f.tell(), shape=shape, order="F" if fortran else "C"))
 
 
 def tokens(column_text: str) -> list[str]:
@@ -242,30 +243,40 @@ class LexicalView:
         norm = self._norm[s][SPACES.index(key[:2])]
         return rows, tf * np.float32(K1 + 1) / (tf + norm[rows])
 
-    def _dense_row(self, s: int, key: str, a: int, b: int) -> np.ndarray:
+    def _part(self, s: int, key: str, a: int, b: int) -> tuple[np.ndarray | None, np.ndarray]:
+        """One term's per-chunk BM25 parts in segment ``s``, cached for the generation (LRU, bytes-bounded):
+        (None, dense row) for a common term, (rows, parts) for the others."""
         with self._lock:
             got = self._rows.get((s, key))
             if got is not None:
                 self._rows.move_to_end((s, key))
                 return got
+        p = self.segments[s][0]
         rows, w = self._weights(s, key, a, b)
-        row = np.zeros(self.segments[s][0].n, dtype=np.float32)
-        row[rows] = w
+        if p.n >= COMMON_MIN_CHUNKS and b - a >= COMMON_SHARE * p.n:
+            row = np.zeros(p.n, dtype=np.float32)
+            row[rows] = w
+            got = (None, row)
+        else:
+            got = (rows, w)  # rows: a view of the mapped postings, no memory of its own
         with self._lock:
-            self._rows[(s, key)] = row
-            self._rows_bytes += row.nbytes
+            self._rows[(s, key)] = got
+            self._rows_bytes += got[1].nbytes
             while self._rows_bytes > ROW_CACHE_BYTES and len(self._rows) > 1:
                 _, old = self._rows.popitem(last=False)
-                self._rows_bytes -= old.nbytes
-        return row
+                self._rows_bytes -= old[1].nbytes
+        return got
 
     def top(self, weighted: list[tuple[str, float]], limit: int,
             allowed: list[np.ndarray | None] | None = None) -> dict[int, float]:
         """The ``limit`` best rowids for a weighted bag of terms, best first (ties: lower rowid first).
 
-        ``allowed``: per segment a bool mask of the chunks that may be returned (None: all).
+        ``allowed``: per segment a bool mask of the chunks that may be returned (None: all). Terms are added
+        in the order given, each as c·part in float32, whichever way a segment holds it, so a chunk's score
+        does not depend on the segments it was written in.
         """
         scores: list[np.ndarray | None] = [None] * len(self.segments)
+        scratch: list[np.ndarray | None] = [None] * len(self.segments)
         for key, w in weighted:
             if w == 0:
                 continue
@@ -277,13 +288,15 @@ class LexicalView:
                 sp = p.span(key)
                 if sp is None:
                     continue
-                a, b = sp
                 if scores[s] is None:
                     scores[s] = np.zeros(p.n, dtype=np.float32)
-                if p.n >= COMMON_MIN_CHUNKS and b - a >= COMMON_SHARE * p.n:
-                    scores[s] += c * self._dense_row(s, key, a, b)
+                rows, part = self._part(s, key, *sp)
+                if rows is None:
+                    if scratch[s] is None:
+                        scratch[s] = np.empty(p.n, dtype=np.float32)
+                    np.multiply(part, c, out=scratch[s])  # the same float32 products as c * part
+                    scores[s] += scratch[s]
                 else:
-                    rows, part = self._weights(s, key, a, b)
                     scores[s][rows] += c * part  # a term's rows are unique: nothing is lost
         got_ids, got_scores = [], []
         for s, sc in enumerate(scores):

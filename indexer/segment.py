@@ -10,6 +10,7 @@ and which of their documents are deleted. Layout of ``segments/seg-<id>/``::
     vectors.npy     float32 (n, dim) chunk vectors (a long chunk's first window)
     windows.npy     float32 (m, dim) the windows of chunks longer than the model, window_of.npy their chunk
     terms.json, indptr.npy, rows.npy, tf.npy, dl.npy   postings (indexer/lexical.py)
+    ann.faiss       only in large segments: an HNSW graph over the vectors and windows (indexer/ann.py)
     segment.json    counts, dimension, and the sha256 of every file above; written last
 
 A chunk's rowid is a 63-bit hash of its document's content hash and its chunk id: the same text gets the
@@ -257,12 +258,34 @@ FILES = (DB, "rowids.npy", "vectors.npy", "windows.npy", "window_of.npy", "terms
          "tf.npy", "dl.npy")
 
 
+def write_ann(folder: Path) -> dict | None:
+    """The HNSW graph of a segment of at least ``ANN_FROM`` vector rows (indexer/ann.py); None below that or
+    without FAISS (the segment is then scanned, as before)."""
+    from indexer import ann
+
+    vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+    windows = np.load(folder / "windows.npy", mmap_mode="r")
+    if len(vectors) + len(windows) < ann.ANN_FROM:
+        return None
+    try:
+        return ann.build([vectors, windows] if len(windows) else [vectors], folder / ann.ANN_FILE)
+    except ImportError:
+        return None
+
+
 def seal(folder: Path, **info) -> dict:
-    """Checksum and fsync every file, then write ``segment.json`` (its presence means complete)."""
-    info = {"format": SEGMENT_FORMAT, **info, "files": {}}
-    for name in FILES:
+    """Build the graph of a large segment, checksum and fsync every file, then write ``segment.json`` (its
+    presence means complete)."""
+    from indexer.ann import ANN_FILE
+
+    graph = write_ann(folder)
+    info = {"format": SEGMENT_FORMAT, **info, "files": {}, "sizes": {}}
+    if graph is not None:
+        info["ann"] = graph
+    for name in FILES + ((ANN_FILE,) if graph is not None else ()):
         _fsync(folder / name)
         info["files"][name] = _sha(folder / name)
+        info["sizes"][name] = (folder / name).stat().st_size
     with open(folder / INFO, "w", encoding="utf-8") as f:
         json.dump(info, f)
         f.flush()
@@ -288,18 +311,39 @@ def write_segment(payload: SegmentPayload, folder: Path, dim: int) -> dict:
 
 # --- reading ------------------------------------------------------------------------------------------------
 
+class IncompleteSegment(FileNotFoundError):
+    """A segment whose files are not (yet) those its ``segment.json`` lists: a copy still in progress."""
+
+
+def check_complete(folder: Path, info: dict | None = None) -> dict:
+    """The segment's info if ``segment.json`` exists and every file it lists has the size it records (a few
+    stat calls, no hashing); else :class:`IncompleteSegment` (or FileNotFoundError)."""
+    folder = Path(folder)
+    if info is None:
+        try:
+            info = json.loads((folder / INFO).read_text(encoding="utf-8"))
+        except ValueError as e:  # segment.json itself half-written by a copy
+            raise IncompleteSegment(f"segment {folder.name}: unreadable {INFO}") from e
+    for name, size in info.get("sizes", {}).items():
+        got = (folder / name).stat().st_size if (folder / name).exists() else None
+        if got != size:
+            raise IncompleteSegment(f"segment {folder.name}: {name} has {got} bytes, {INFO} says {size}")
+    return info
+
+
 class Segment:
     """A sealed segment opened read-only (immutable=1: no locks, no journal; safe on a read-only replica)."""
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
         self.name = self.folder.name
-        self.info = json.loads((self.folder / INFO).read_text(encoding="utf-8"))
+        self.info = check_complete(self.folder)  # a few stat calls: never serve a half-copied replica
         uri = f"file:{self.folder / DB}?mode=ro&immutable=1"
         self.con = sqlite3.connect(uri, uri=True, check_same_thread=False)
         self.con.row_factory = sqlite3.Row
         self.rowids = np.load(self.folder / "rowids.npy")
-        self.vectors = np.load(self.folder / "vectors.npy", mmap_mode="r")
+        # a plain ndarray over the mapping: np.memmap's __getitem__ costs microseconds per call
+        self.vectors = np.asarray(np.load(self.folder / "vectors.npy", mmap_mode="r"))
         self.windows = np.load(self.folder / "windows.npy")
         self.window_of = np.load(self.folder / "window_of.npy")  # sorted: a chunk's windows are consecutive
         starts = np.flatnonzero(np.diff(self.window_of, prepend=-1)) if len(self.window_of) else np.zeros(0, np.int64)
@@ -309,10 +353,49 @@ class Segment:
         self._postings_files = open_postings_files(self.folder)  # parsed on first use, readable after a merge
         self._scan = None
         self._scan_lock = threading.Lock()
+        self._ann = None
+        # opened now, read on first use: like the postings, readable after a merge removed the folder
+        self._ann_file = open(self.folder / "ann.faiss", "rb") if "ann.faiss" in self.info.get("files", {}) else None  # noqa: SIM115
 
     @property
     def n(self) -> int:
         return len(self.rowids)
+
+    @property
+    def n_rows(self) -> int:
+        """Rows of the approximate structures: the chunk vectors, then the window vectors."""
+        return self.n + len(self.window_of)
+
+    def row_owners(self, rows: np.ndarray) -> np.ndarray:
+        """Local chunk position of each row of :meth:`int8_scan` / :meth:`ann` (a window's row → its chunk)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if not len(self.window_of):
+            return rows
+        out = rows.copy()
+        win = rows >= self.n
+        out[win] = self.window_of[rows[win] - self.n]
+        return out
+
+    def row_mask(self, mask: np.ndarray | None) -> np.ndarray | None:
+        """A per-chunk mask extended to the window rows."""
+        if mask is None or not len(self.window_of):
+            return mask
+        return np.concatenate([mask, mask[self.window_of]])
+
+    @property
+    def has_ann(self) -> bool:
+        return self._ann_file is not None
+
+    def ann(self):
+        """The HNSW graph of this segment (indexer/ann.py), loaded once per process; None if it has none."""
+        if self._ann is None and self._ann_file is not None:
+            with self._scan_lock:
+                if self._ann is None:
+                    from indexer.ann import Ann
+
+                    self._ann = Ann(self._ann_file)
+                    self._ann_file.close()
+        return self._ann
 
     @property
     def postings(self) -> SegmentPostings:
@@ -333,13 +416,13 @@ class Segment:
         return np.where(self.rowids[pos] == rowids, pos, -1)
 
     def int8_scan(self):
-        """The int8 codes of this segment's vectors (indexer/int8_scan.py), built once per process."""
+        """The int8 codes of this segment's vectors and windows (indexer/int8_scan.py), built once per process."""
         if self._scan is None:
             with self._scan_lock:
                 if self._scan is None:
                     from indexer.int8_scan import Int8Scan
 
-                    self._scan = Int8Scan(np.asarray(self.vectors))
+                    self._scan = Int8Scan(self.vectors, *([self.windows] if len(self.windows) else []))
         return self._scan
 
     def close(self) -> None:
@@ -347,6 +430,8 @@ class Segment:
             self.con.close()
         for f in self._postings_files.values():
             f.close()
+        if self._ann_file is not None:
+            self._ann_file.close()
 
 
 _open: weakref.WeakValueDictionary[tuple[str, int], Segment] = weakref.WeakValueDictionary()

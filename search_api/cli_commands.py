@@ -47,6 +47,9 @@ def add_parsers(sub, default_index_dir: str) -> None:
     sp.add_argument("--read", choices=["open", "login"], default="open",
                     help="open: anyone may read (default); login: every page and API needs an account")
     sp.add_argument("--max-upload-mb", type=int, default=50, help="largest file accepted by an upload (MB)")
+    sp.add_argument("--replica", action="store_true",
+                    help="read-only: no accounts, uploads or jobs; follows the index that `directives replicate` "
+                         "(or a build elsewhere) publishes")
     sp.set_defaults(func=cmd_serve)
 
 
@@ -151,7 +154,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from web.datadir import DataDirError
 
     try:
-        app = create_app(Path(args.index_dir), service=svc, manage=_manage_config(args))
+        app = create_app(Path(args.index_dir), service=svc, manage=None if args.replica else _manage_config(args))
     except DataDirError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -76,7 +77,11 @@ class SearchService:
         gen = current_generation(self.store.gen_dir.parent)
         if gen is None or gen == self.store.gen_dir:
             return False
-        new = IndexStore.open(self.store.gen_dir.parent)
+        try:
+            new = IndexStore.open(self.store.gen_dir.parent)
+        except (OSError, ValueError, sqlite3.Error) as e:  # e.g. a replica whose copy is not complete yet
+            log.warning("keeping generation %s: cannot open %s yet (%s)", self.store.gen_dir.name, gen.name, e)
+            return False
         old_fp = self.store.meta.get("fingerprint")
         self._use(new)
         if new.meta.get("fingerprint") != old_fp:
@@ -91,8 +96,9 @@ class SearchService:
             self._warmers.append(fn)
 
     def warm_generation(self) -> None:
-        """The current generation's int8 scan, then every registered warmer (errors logged, not raised)."""
-        self.store.int8_scan()
+        """The current generation's graphs and int8 scans, then every registered warmer (errors logged, not
+        raised)."""
+        self.store.warm_dense()
         for fn in list(self._warmers):
             try:
                 fn(self)
@@ -100,8 +106,9 @@ class SearchService:
                 log.exception("warming %s failed", getattr(fn, "__name__", fn))
 
     def warm(self) -> None:
-        """Load what the first search would otherwise wait for: the encoder (~0.5 s) and the int8 scan (~1 s
-        at 100k chunks). A model mismatch is only logged here; searches report it as before."""
+        """Load what the first search would otherwise wait for: the encoder (~0.5 s), the int8 scan (~1 s
+        at 100k chunks) and the graphs of large segments. A model mismatch is only logged here; searches
+        report it as before."""
         try:
             self._encode_query("khởi động")
         except ModelMismatch as e:
@@ -151,6 +158,11 @@ class SearchService:
                     self._encoder = enc
         return self._encoder
 
+    def _cached_query(self, text: str) -> np.ndarray | None:
+        """The cached vector of ``text``, or None (never encodes)."""
+        with self._qcache_lock:
+            return self._qcache.get(text)
+
     def _encode_query(self, text: str) -> np.ndarray:
         """Query vectors are cached: paging, facets and the JSON twin of a page re-ask the same query,
         and encoding (~40 ms on 2 CPU cores) is most of a search's time."""
@@ -189,7 +201,7 @@ class SearchService:
             raise ValueError("offset must be ≥ 0")
         allowed = allowed_rowids(self.store, filters, self._docs)
         r = retrieve(self.store, self.vocab, q, allowed=allowed, encode_query=self._encode_query, mode=mode,
-                     need=offset + k, cfg=self.fusion)
+                     need=offset + k, cfg=self.fusion, cached_query=self._cached_query)
         page = r.hits[offset:offset + k]
         results = []
         for h in page:
@@ -205,7 +217,7 @@ class SearchService:
         allowed = allowed_rowids(self.store, filters, self._docs)
         if q and q.strip():
             r = retrieve(self.store, self.vocab, q.strip()[:MAX_QUERY_CHARS], allowed=allowed,
-                         encode_query=self._encode_query, cfg=self.fusion)
+                         encode_query=self._encode_query, cfg=self.fusion, cached_query=self._cached_query)
             rows = self.store.facet_rows(h.rowid for h in r.hits)
         else:
             rows = self.store.facet_rows(allowed)

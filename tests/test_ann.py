@@ -1,0 +1,187 @@
+"""Dense search over segments: candidates chosen over the whole index, HNSW graphs in large segments (built
+when a segment is sealed or merged), exact cosines reported, results as the exact scan's."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer import ann
+from indexer import store as store_module
+from indexer.build import build_index
+from indexer.generation import Manifest, current_generation, segments_dir
+from indexer.merge import merge_segments
+from indexer.store import IndexStore
+from search_api.service import SearchService
+from tests.test_int8_scan import clustered_unit_vectors
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO / "corpus"
+
+
+def brute_top(m: np.ndarray, q: np.ndarray, k: int) -> float:
+    return float(-np.partition(-(m @ q), k - 1)[k - 1])
+
+
+def test_graph_proposes_the_exact_neighbours_and_respects_a_mask(tmp_path):
+    m = clustered_unit_vectors(6000, seed=3)
+    ann.build([m[:5000], m[5000:]], tmp_path / ann.ANN_FILE)  # rows of both parts, in order
+    g = ann.Ann(tmp_path / ann.ANN_FILE)
+    assert g.n == 6000
+    rng = np.random.default_rng(2)
+    mask = rng.random(6000) < 0.5
+    recalls = []
+    for i in rng.integers(0, 6000, 20):
+        q = m[i] + rng.normal(0, 0.05, m.shape[1]).astype(np.float32)
+        q /= np.linalg.norm(q)
+        rows, est = g.top(q, 512)
+        exact = m[rows] @ q
+        assert np.abs(est - exact).max() < 0.02  # 8-bit codes: an estimate close to the cosine
+        kth = brute_top(m, q, 100)
+        recalls.append(min(100, int((exact >= kth - 1e-6).sum())) / 100)
+        rows, _ = g.top(q, 200, mask)
+        assert len(rows) == 200 and mask[rows].all()
+    assert np.mean(recalls) >= 0.99
+    assert g.top(m[0], 10, np.zeros(6000, bool))[0].size == 0
+
+
+def _force_graphs(monkeypatch, rows: int = 1) -> None:
+    monkeypatch.setattr(ann, "ANN_FROM", rows)
+
+
+@pytest.fixture(scope="module")
+def graph_index_built(tmp_path_factory):
+    """The seed corpus in three segments (a build and two updates), each sealed with a graph."""
+    tmp = tmp_path_factory.mktemp("graphs")
+    corpus, index = tmp / "corpus", tmp / "index"
+    corpus.mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        _force_graphs(mp)
+        for i, p in enumerate(sorted(CORPUS.glob("*.txt"))):
+            if i < 3:
+                shutil.copy(p, corpus / p.name)
+        build_index(corpus, index, progress=False, merge="off")
+        for p in sorted(CORPUS.glob("*.txt"))[3:]:
+            shutil.copy(p, corpus / p.name)
+            build_index(corpus, index, progress=False, merge="off")
+    return corpus, index
+
+
+@pytest.fixture()
+def graph_index(graph_index_built, tmp_path):
+    """A private copy (tests merge it)."""
+    corpus, index = graph_index_built
+    shutil.copytree(index, tmp_path / "index")
+    return corpus, tmp_path / "index"
+
+
+def test_sealed_segments_carry_a_checksummed_graph_and_answer_as_the_exact_scan(graph_index, seed_index):
+    _, index = graph_index
+    m = Manifest.read(current_generation(index))
+    assert len(m.segments) == 3
+    for name in m.segments:
+        info = json.loads((segments_dir(index) / name / "segment.json").read_text())
+        assert ann.ANN_FILE in info["files"] and info["ann"]["rows"] >= info["n_chunks"]
+        assert info["sizes"][ann.ANN_FILE] == (segments_dir(index) / name / ann.ANN_FILE).stat().st_size
+    graphs = IndexStore.open(index)
+    exact = IndexStore.open(seed_index, int8_from=10**9)
+    try:
+        assert all(s.has_ann for s in graphs.segments) and not any(s.has_ann for s in exact.segments)
+        graphs.warm_dense()
+        assert all(s._ann is not None and s._scan is None for s in graphs.segments)  # no int8 codes beside a graph
+        ids = [s.rowid for s in exact.iter_chunks()]
+        for r in ids[::7]:
+            q = exact.vectors([r])[0]
+            a, b = graphs.dense_top(q, 10), exact.dense_top(q, 10)
+            assert list(a) == list(b) and np.allclose(list(a.values()), list(b.values()), atol=1e-6)
+    finally:
+        graphs.close()
+        exact.close()
+    # the whole search (BM25 + dense + fusion) equals the one over the exact index for every gold query, so
+    # Recall@10 and MRR@10 on eval/gold.json cannot change
+    gold = [q["q"] for q in json.loads((REPO / "eval" / "gold.json").read_text(encoding="utf-8"))["queries"]]
+    assert len(gold) >= 60
+    fast, slow = SearchService.open(index), SearchService.open(seed_index)
+    try:
+        for q in ["child drowning prevention", "tong dai 111", *gold]:
+            a, b = fast.search(q, k=10), slow.search(q, k=10)
+            assert [(x.chunk_id, x.score) for x in a.results] == [(x.chunk_id, x.score) for x in b.results], q
+    finally:
+        fast.close()
+        slow.close()
+
+
+def test_graph_search_under_a_filter(graph_index, seed_index, monkeypatch):
+    _, index = graph_index
+    monkeypatch.setattr(store_module, "EXACT_FILTERED_MAX", 0)  # never fall back to scoring every allowed row
+    monkeypatch.setattr(store_module, "ANN_FILTER_SHARE", 0.0)
+    graphs, exact = IndexStore.open(index), IndexStore.open(seed_index, int8_from=10**9)
+    try:
+        ids = [s.rowid for s in exact.iter_chunks()]
+        allowed = set(ids[::3])
+        for r in ids[::11]:
+            q = exact.vectors([r])[0]
+            a, b = graphs.dense_top(q, 10, allowed), exact.dense_top(q, 10, allowed)
+            assert set(a) <= allowed and list(a) == list(b)
+    finally:
+        graphs.close()
+        exact.close()
+
+
+def test_a_merge_writes_a_graph_only_for_a_large_segment(graph_index, monkeypatch):
+    _, index = graph_index
+    names = Manifest.read(current_generation(index)).segments
+    monkeypatch.setattr(ann, "ANN_FROM", 10**9)  # merged segment below the threshold: no graph
+    rep = merge_segments(index, names[:2])
+    info = json.loads((segments_dir(index) / rep.into / "segment.json").read_text())
+    assert ann.ANN_FILE not in info["files"] and "ann" not in info
+    assert not (segments_dir(index) / rep.into / ann.ANN_FILE).exists()
+    monkeypatch.setattr(ann, "ANN_FROM", 1)
+    rep = merge_segments(index, Manifest.read(current_generation(index)).segments)
+    info = json.loads((segments_dir(index) / rep.into / "segment.json").read_text())
+    assert info["ann"]["rows"] == info["n_chunks"] + len(np.load(segments_dir(index) / rep.into / "windows.npy"))
+
+
+def test_long_chunk_found_by_its_window_through_the_graph(graph_index):
+    _, index = graph_index
+    st = IndexStore.open(index)
+    try:
+        seg = next(s for s in st.segments if len(s.window_owners))
+        pos = int(seg.window_owners[0])
+        w = seg.windows[int(seg.window_starts[0]) + 1]  # the chunk's second window: not its own vector
+        got = st.dense_top(w, 5)
+        rowid = int(seg.rowids[pos])
+        assert rowid in got and got[rowid] == pytest.approx(1.0, abs=1e-5)
+        assert st.dense_scores([rowid], w)[0] == pytest.approx(1.0, abs=1e-5)
+    finally:
+        st.close()
+
+
+def test_candidates_are_chosen_over_all_segments(graph_index, seed_index, monkeypatch):
+    """The int8 scan of several segments re-scores RESCORE × n rows in all, not per segment."""
+    _, index = graph_index
+    monkeypatch.setattr(store_module, "RESCORE_MIN", 0)
+    monkeypatch.setattr(store_module, "RESCORE", 3)
+    st = IndexStore.open(index, int8_from=0)
+    for s in st.segments:
+        s._ann_file = None  # these segments have graphs: take the int8 path instead
+    exact = IndexStore.open(seed_index, int8_from=10**9)
+    scored: list[int] = []
+    real = IndexStore._owner_scores
+    monkeypatch.setattr(IndexStore, "_owner_scores",
+                        staticmethod(lambda seg, pos, q: scored.append(len(pos)) or real(seg, pos, q)))
+    try:
+        ids = [s.rowid for s in exact.iter_chunks()]
+        for r in ids[::13]:
+            q = exact.vectors([r])[0]
+            scored.clear()
+            a = st.dense_top(q, 10)
+            assert sum(scored) <= 30  # 3 × 10 over the three segments together
+            assert list(a)[:3] == list(exact.dense_top(q, 10))[:3]
+    finally:
+        st.close()
+        exact.close()

@@ -1,0 +1,32 @@
+"""The query path's shortcuts: a new query is encoded in a worker thread while BM25 runs, a repeated one is
+not encoded (nor handed to a thread) at all, and both give the results of the plain sequential path."""
+
+from __future__ import annotations
+
+import threading
+
+from search_api.retrieve import retrieve
+from search_api.service import SearchService
+
+
+def test_new_query_encoded_beside_bm25_repeated_query_not_encoded(seed_index):
+    svc = SearchService.open(seed_index)
+    try:
+        seen: list[str] = []
+        real = svc._encode_query
+
+        def spy(text: str):
+            seen.append(threading.current_thread().name)
+            return real(text)
+
+        svc._encode_query = spy
+        q = "phòng chống đuối nước cho trẻ em mùa hè"
+        first = [(r.chunk_id, r.score) for r in svc.search(q, k=10).results]
+        assert len(seen) == 1 and seen[0].startswith("encode-query")
+        again = [(r.chunk_id, r.score) for r in svc.search(q, k=10).results]
+        assert again == first and len(seen) == 1  # answered from the cache, no thread, no encoding
+        # retrieve without the cache probe agrees
+        plain = retrieve(svc.store, svc.vocab, q, allowed=None, encode_query=real, cfg=svc.fusion, need=10)
+        assert [h.chunk.chunk.chunk_id for h in plain.hits[:10]] == [c for c, _ in first]
+    finally:
+        svc.close()
