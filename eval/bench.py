@@ -99,7 +99,7 @@ def _reuse_vectors(seed_index: Path) -> None:
     import numpy as np
 
     from indexer import build
-    from indexer.store import IndexStore
+    from indexer.index.store import IndexStore
 
     st = IndexStore.open(seed_index)
     by_text = {}
@@ -273,7 +273,7 @@ def inprocess_baselines(index_dir: Path, n: int) -> dict:
     """Same machine, no HTTP: BM25 postings alone, dense alone (encode + dense_top), the three modes."""
     import numpy as np
 
-    from indexer.store import segments, terms_of
+    from indexer.index.store import segments, terms_of
     from search_api.service import SearchService
 
     svc = SearchService.open(index_dir)
@@ -377,7 +377,7 @@ def replicate(src_corpus: Path, src_index: Path, factor: int, corpus: Path, inde
     import numpy as np
 
     from indexer.build import source_stat
-    from indexer.generation import (
+    from indexer.index.generation import (
         Manifest,
         SourceEntry,
         current_generation,
@@ -385,8 +385,8 @@ def replicate(src_corpus: Path, src_index: Path, factor: int, corpus: Path, inde
         read_registry,
         segments_dir,
     )
-    from indexer.lexical import merge_postings
-    from indexer.segment import DB, chunk_rowid, new_segment_name, open_segment, seal
+    from indexer.index.lexical import merge_postings
+    from indexer.index.segment import DB, chunk_rowid, new_segment_name, open_segment, seal
 
     t0 = time.perf_counter()
     gen = current_generation(src_index)

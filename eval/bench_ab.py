@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _doc_ids(index: Path) -> list[str]:
-    from indexer.store import IndexStore
+    from indexer.index.store import IndexStore
 
     st = IndexStore.open(index)
     try:

@@ -43,7 +43,7 @@ WINDOW_SHARE = 0.04
 
 def pool_vectors(indexes: list[Path]) -> np.ndarray:
     """Every chunk and window vector of the given (really embedded) indexes."""
-    from indexer.store import IndexStore
+    from indexer.index.store import IndexStore
 
     parts = []
     for p in indexes:
@@ -83,10 +83,10 @@ def spread_vectors(pool: np.ndarray, seed: int):
 
 def build(args: argparse.Namespace) -> dict:
     """Replicas with spread vectors, then merges of ``--merge`` consecutive segments (production merge:
-    postings merged, segment sealed, HNSW graph built for segments of ``indexer.ann.ANN_FROM`` rows)."""
+    postings merged, segment sealed, HNSW graph built for segments of ``indexer.index.ann.ANN_FROM`` rows)."""
     from eval.bench import dir_mb, replicate
-    from indexer.generation import Manifest, current_generation
-    from indexer.merge import merge_segments
+    from indexer.index.generation import Manifest, current_generation
+    from indexer.index.merge import merge_segments
 
     out = Path(args.out)
     pool = pool_vectors([Path(p) for p in args.pool])
@@ -113,7 +113,7 @@ def build(args: argparse.Namespace) -> dict:
 
 
 def describe(index: Path) -> list[dict]:
-    from indexer.generation import Manifest, current_generation, segments_dir
+    from indexer.index.generation import Manifest, current_generation, segments_dir
 
     out = []
     for name in Manifest.read(current_generation(index)).segments:
@@ -184,9 +184,9 @@ def recall(store, qs: np.ndarray, k: int = 100, allowed_share: float | None = No
 
 
 def run_recall(args: argparse.Namespace) -> dict:
-    from indexer import ann
-    from indexer import store as store_mod
-    from indexer.store import IndexStore
+    from indexer.index import ann
+    from indexer.index import store as store_mod
+    from indexer.index.store import IndexStore
 
     st = IndexStore.open(args.index)
     st.warm_dense()

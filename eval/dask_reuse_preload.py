@@ -21,7 +21,7 @@ class ReusedVectors:
         from rapidfuzz import process
 
         from eval.bench import _TAIL_RE, NOISE
-        from indexer.store import IndexStore
+        from indexer.index.store import IndexStore
 
         st = IndexStore.open(seed_index)
         self.by_text = {" ".join(s.chunk.text.split()): st.vectors([s.rowid])[0] for s in st.iter_chunks()}

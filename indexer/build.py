@@ -25,8 +25,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexer.checkpoint import EmbedCheckpoint
-from indexer.generation import (
+from indexer.index.checkpoint import EmbedCheckpoint
+from indexer.index.generation import (
     Manifest,
     SourceEntry,
     build_lock,
@@ -38,13 +38,13 @@ from indexer.generation import (
     read_registry,
     segments_dir,
 )
+from indexer.index.segment import SegmentWriter, new_segment_name
+from indexer.index.store import SCHEMA_VERSION
 from indexer.models import FileReport, ParseError
 from indexer.parsing.pipeline import RECORD_SUFFIXES, iter_document_files, parse_source
 from indexer.parsing.sidecar import sidecar_path
 from indexer.progress import Progress, ProgressFn, ignore
 from indexer.reading import ReadOptions
-from indexer.segment import SegmentWriter, new_segment_name
-from indexer.store import SCHEMA_VERSION
 
 PROGRESS_MIN = 8  # show bars only when there is real work
 EMBED_STEP = 64  # chunks per progress report
@@ -336,7 +336,7 @@ def build_index(corpus: Path, index_dir: Path, *, model: str | None = None, prog
                         passage_encoder=encoder_id, schema=SCHEMA_VERSION,
                         built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), generation=stamp)
             new_manifest = Manifest(stamp, segments + new_segments, deleted, meta)
-            from indexer.store import IndexStore
+            from indexer.index.store import IndexStore
 
             counts = IndexStore(index_dir / stamp, new_manifest, _open_all(index_dir, new_manifest)).counts()
             meta.update(documents=str(counts["documents"]), chunks=str(counts["chunks"]))
@@ -356,7 +356,7 @@ def build_index(corpus: Path, index_dir: Path, *, model: str | None = None, prog
         report.documents, report.chunks = counts["documents"], counts["chunks"]
         report.segments = len(new_manifest.segments)
     if merge != "off":
-        from indexer.merge import maybe_merge
+        from indexer.index.merge import maybe_merge
 
         if maybe_merge(index_dir, background=(merge == "background")):
             report.merge = "started"
@@ -395,14 +395,14 @@ def _checkpointed(d, vectors: list, ckpt: EmbedCheckpoint, report: BuildReport) 
 
 
 def _open_all(index_dir: Path, manifest: Manifest):
-    from indexer.segment import open_segment
+    from indexer.index.segment import open_segment
 
     return [open_segment(segments_dir(index_dir) / s) for s in manifest.segments]
 
 
 def _has_live(index_dir: Path, seg: str, deleted_docs: list[str]) -> bool:
     """Whether a segment still has a document not marked deleted (else the generation drops it)."""
-    from indexer.segment import open_segment
+    from indexer.index.segment import open_segment
 
     s = open_segment(segments_dir(index_dir) / seg)
     gone = set(deleted_docs)

@@ -17,8 +17,8 @@ def add_parser(sub, default_index_dir: str) -> None:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from indexer.generation import Manifest, current_generation, is_legacy
-    from indexer.merge import describe, merge_segments
+    from indexer.index.generation import Manifest, current_generation, is_legacy
+    from indexer.index.merge import describe, merge_segments
 
     index = Path(args.index_dir)
     gen = current_generation(index)

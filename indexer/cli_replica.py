@@ -20,7 +20,7 @@ def add_parser(sub, default_index_dir: str) -> None:
 
 
 def cmd_replicate(args: argparse.Namespace) -> int:
-    from indexer.replica import sync
+    from indexer.index.replica import sync
 
     if Path(args.primary).resolve() == Path(args.replica).resolve():
         print("error: --from and --to are the same directory", file=sys.stderr)

@@ -155,7 +155,7 @@ def parse_shipped(f: ShippedFile) -> tuple[list[Directive], list[ParseError]]:
 
 def ingest(f: ShippedFile, variant: str, skip: frozenset[bytes] | None = None) -> IngestedFile:
     """The Dask task: parse one file, then embed every chunk whose text is not in ``skip`` (checkpoint keys)."""
-    from indexer.checkpoint import text_key
+    from indexer.index.checkpoint import text_key
 
     t0 = time.perf_counter()
     docs, errors = parse_shipped(f)

@@ -21,8 +21,8 @@ from typing import Literal
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from indexer.lexical import tokens as lexical_tokens
-from indexer.store import IndexStore, StoredChunk, fold_lower, segments, terms_of
+from indexer.index.lexical import tokens as lexical_tokens
+from indexer.index.store import IndexStore, StoredChunk, fold_lower, segments, terms_of
 from indexer.textnorm import fold
 from search_api.schemas import SearchFilters
 

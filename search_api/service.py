@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from indexer.index.store import IndexNotFound, IndexStore, StoredChunk, current_generation
 from indexer.models import Chunk, Directive
-from indexer.store import IndexNotFound, IndexStore, StoredChunk, current_generation
 from search_api.retrieve import FusionConfig, Mode, Vocabulary, allowed_rowids, highlight_spans, retrieve
 from search_api.schemas import (
     DocumentSummary,

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer import ann
-from indexer import store as store_module
 from indexer.build import build_index
-from indexer.generation import Manifest, current_generation, segments_dir
-from indexer.merge import merge_segments
-from indexer.store import IndexStore
+from indexer.index import ann
+from indexer.index import store as store_module
+from indexer.index.generation import Manifest, current_generation, segments_dir
+from indexer.index.merge import merge_segments
+from indexer.index.store import IndexStore
 from search_api.service import SearchService
 from tests.test_int8_scan import clustered_unit_vectors
 

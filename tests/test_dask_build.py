@@ -19,8 +19,8 @@ import pytest
 
 from indexer.build import build_index
 from indexer.distributed import ClusterError, local_identity
-from indexer.generation import current_generation
-from indexer.store import IndexStore
+from indexer.index.generation import current_generation
+from indexer.index.store import IndexStore
 from search_api.service import SearchService
 from tests.dask_cluster import LocalDaskCluster
 from tests.dask_crash_preload import MARKER
@@ -250,7 +250,7 @@ def test_the_scheduler_dying_fails_the_build_and_the_previous_index_keeps_servin
 def test_a_resumed_dask_build_embeds_only_what_the_killed_one_had_not(cluster, seed_index, tmp_path):
     """A killed build leaves checkpointed vectors; the next --dask build ships the files again but the
     workers embed only the other texts, and the index is the local build's."""
-    from indexer.checkpoint import EmbedCheckpoint
+    from indexer.index.checkpoint import EmbedCheckpoint
 
     c, _ = cluster
     ident = local_identity("", "int8")

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from indexer.build import build_index
-from indexer.generation import MANIFEST, read_registry
+from indexer.index.generation import MANIFEST, read_registry
+from indexer.index.store import CURRENT, IndexNotFound, IndexStore, current_generation
 from indexer.parsing.pipeline import parse_corpus
-from indexer.store import CURRENT, IndexNotFound, IndexStore, current_generation
 from search_api.service import ModelMismatch, SearchService
 
 REPO = Path(__file__).resolve().parents[1]
@@ -228,8 +228,8 @@ def test_sigkill_leaves_previous_index_usable(seed_index, tmp_path):
 def test_long_embedding_runs_show_a_progress_bar(monkeypatch, capsys, tmp_path):
     """A bar on stderr for long runs only (the threshold is lowered here to keep the test short)."""
     from indexer import build
-    from indexer.checkpoint import EmbedCheckpoint
     from indexer.embedding.encoder import PassageEncoder
+    from indexer.index.checkpoint import EmbedCheckpoint
 
     enc = PassageEncoder.load()
     texts = [(i, t) for i, t in enumerate(["Phòng, chống đuối nước cho trẻ em.", "Tổng đài 111.", "Kinh phí."])]

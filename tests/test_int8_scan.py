@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexer import store as store_module
-from indexer.int8_scan import Int8Scan, encode, query_codes
-from indexer.store import IndexStore
+from indexer.index import store as store_module
+from indexer.index.store import IndexStore
+from indexer.index.vectors import Int8Scan, encode, query_codes
 
 
 def clustered_unit_vectors(n: int, d: int = 384, seed: int = 0) -> np.ndarray:

@@ -9,9 +9,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from indexer import lexical
-from indexer.lexical import K1, B, LexicalView, PostingsBuilder, SegmentPostings, merge_postings, tokens
-from indexer.store import IndexStore, fts_columns
+from indexer.index import lexical
+from indexer.index.lexical import K1, B, LexicalView, PostingsBuilder, SegmentPostings, merge_postings, tokens
+from indexer.index.store import IndexStore, fts_columns
 
 TEXTS = [
     "Phòng, chống đuối nước cho trẻ em trong dịp hè.",

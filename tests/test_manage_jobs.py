@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from indexer.store import CURRENT, IndexStore
+from indexer.index.store import CURRENT, IndexStore
 from tests.manage_site import free_port, make_site
 from tests.test_manage_security import multipart, variant
 

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from indexer.build import build_index
-from indexer.generation import CURRENT, Manifest, current_generation, segments_dir
-from indexer.replica import sync
+from indexer.index.generation import CURRENT, Manifest, current_generation, segments_dir
+from indexer.index.replica import sync
 from search_api.service import SearchService
 from tests.manage_site import free_port
 
@@ -162,7 +162,7 @@ def test_a_half_copied_generation_is_never_served(seed_index, tmp_path):
 
 
 def test_sync_removes_what_the_replica_no_longer_lists_while_a_reader_keeps_its_files(seed_index, tmp_path):
-    from indexer.merge import merge_segments
+    from indexer.index.merge import merge_segments
 
     corpus, primary = _primary(seed_index, tmp_path)
     replica = tmp_path / "replica"

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from indexer.build import build_index
-from indexer.generation import Manifest, current_generation
-from indexer.merge import merge_segments, wait_for_merges
-from indexer.store import IndexStore
+from indexer.index.generation import Manifest, current_generation
+from indexer.index.merge import merge_segments, wait_for_merges
+from indexer.index.store import IndexStore
 from search_api.service import SearchService
 
 REPO = Path(__file__).resolve().parents[1]
@@ -115,8 +115,8 @@ def test_one_file_update_writes_one_segment_and_reads_one_file(seed_index, tmp_p
 
 
 def test_document_round_trip_keeps_ingest_and_original_offsets(seed_index):
+    from indexer.index.segment import expand_runs, offset_runs
     from indexer.parsing.pipeline import parse_file
-    from indexer.segment import expand_runs, offset_runs
 
     st = IndexStore.open(seed_index)
     d = st.document("cam-lo-2023")
@@ -160,8 +160,8 @@ def test_long_chunks_are_found_by_a_phrase_from_their_end(seed_index):
 MERGE_SCRIPT = """
 import sys, time
 from pathlib import Path
-import indexer.merge as m
-from indexer.generation import Manifest, current_generation
+import indexer.index.merge as m
+from indexer.index.generation import Manifest, current_generation
 real = m.write_merged
 def slow(*a, **k):
     info = real(*a, **k)
@@ -209,7 +209,7 @@ def test_a_merge_killed_midway_leaves_the_index_serving(seed_index, tmp_path):
 BUILD_SCRIPT = """
 import sys
 from pathlib import Path
-import indexer.checkpoint as c
+import indexer.index.checkpoint as c
 c.EVERY = 8
 from indexer.build import build_index
 build_index(Path(sys.argv[1]), Path(sys.argv[2]), progress=False, merge="off")

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from indexer.build import build_index
-from indexer.store import IndexStore
+from indexer.index.store import IndexStore
 
 REPO = Path(__file__).resolve().parents[1]
 

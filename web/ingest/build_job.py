@@ -64,7 +64,7 @@ def reason_text(reason: str) -> str:
 
 def indexed_sources(index_dir: Path) -> dict[str, list[str]]:
     """source (file, without "#L…" of records) → doc ids, in the live generation."""
-    from indexer.store import IndexNotFound, IndexStore
+    from indexer.index.store import IndexNotFound, IndexStore
 
     try:
         st = IndexStore.open(index_dir)

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from indexer.ann import Ann
-from indexer.generation import (
+from indexer.index.ann import Ann
+from indexer.index.generation import (
     CURRENT,
     IndexNotFound,
     Manifest,
@@ -30,9 +30,9 @@ from indexer.generation import (
     is_legacy,
     segments_dir,
 )
-from indexer.lexical import LexicalView
+from indexer.index.lexical import LexicalView
+from indexer.index.segment import Segment, directive_data, open_segment, segment_texts
 from indexer.models import Chunk, Directive, IngestInfo, LegalRef, Metadata, Unit
-from indexer.segment import Segment, directive_data, open_segment, segment_texts
 from indexer.terms import fold_lower, fts_columns, segments, terms_of, vocab_counts
 
 __all__ = ["CURRENT", "IndexNotFound", "IndexStore", "StoredChunk", "current_generation", "fold_lower",

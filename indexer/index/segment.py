@@ -39,8 +39,8 @@ from pathlib import Path
 import numpy as np
 
 from indexer.embedding.vectors import Embedded
-from indexer.lexical import PostingsBuilder, SegmentPostings
-from indexer.lexical import open_files as open_postings_files
+from indexer.index.lexical import PostingsBuilder, SegmentPostings
+from indexer.index.lexical import open_files as open_postings_files
 from indexer.models import Directive
 from indexer.terms import fold_lower, fts_columns, vocab_counts
 from indexer.textnorm import fold
@@ -261,7 +261,7 @@ FILES = (DB, "rowids.npy", "vectors.npy", "windows.npy", "window_of.npy", "terms
 def write_ann(folder: Path) -> dict | None:
     """The HNSW graph of a segment of at least ``ANN_FROM`` vector rows (indexer/ann.py); None below that or
     without FAISS (the segment is then scanned, as before)."""
-    from indexer import ann
+    from indexer.index import ann
 
     vectors = np.load(folder / "vectors.npy", mmap_mode="r")
     windows = np.load(folder / "windows.npy", mmap_mode="r")
@@ -276,7 +276,7 @@ def write_ann(folder: Path) -> dict | None:
 def seal(folder: Path, **info) -> dict:
     """Build the graph of a large segment, checksum and fsync every file, then write ``segment.json`` (its
     presence means complete)."""
-    from indexer.ann import ANN_FILE
+    from indexer.index.ann import ANN_FILE
 
     graph = write_ann(folder)
     info = {"format": SEGMENT_FORMAT, **info, "files": {}, "sizes": {}}
@@ -391,7 +391,7 @@ class Segment:
         if self._ann is None and self._ann_file is not None:
             with self._scan_lock:
                 if self._ann is None:
-                    from indexer.ann import Ann
+                    from indexer.index.ann import Ann
 
                     self._ann = Ann(self._ann_file)
                     self._ann_file.close()
@@ -420,7 +420,7 @@ class Segment:
         if self._scan is None:
             with self._scan_lock:
                 if self._scan is None:
-                    from indexer.int8_scan import Int8Scan
+                    from indexer.index.vectors import Int8Scan
 
                     self._scan = Int8Scan(self.vectors, *([self.windows] if len(self.windows) else []))
         return self._scan

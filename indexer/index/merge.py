@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.generation import (
+from indexer.index.generation import (
     Manifest,
     SourceEntry,
     build_lock,
@@ -44,8 +44,8 @@ from indexer.generation import (
     read_registry,
     segments_dir,
 )
-from indexer.lexical import merge_postings
-from indexer.segment import DB, SCHEMA, new_segment_name, open_segment, seal, segment_texts
+from indexer.index.lexical import merge_postings
+from indexer.index.segment import DB, SCHEMA, new_segment_name, open_segment, seal, segment_texts
 from indexer.terms import vocab_counts
 from indexer.textnorm import fold
 

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexer.generation import (
+from indexer.index.generation import (
     CURRENT,
     MANIFEST,
     Manifest,
@@ -29,7 +29,7 @@ from indexer.generation import (
     fsync_path,
     segments_dir,
 )
-from indexer.segment import check_complete
+from indexer.index.segment import check_complete
 
 TMP = ".tmp-copy-"
 
