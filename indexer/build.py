@@ -1,7 +1,7 @@
 """Build (or update) the index: changed files become one new segment, removed ones deletion marks.
 
 A build writes only what changed: the documents of new and edited files go into a fresh immutable segment
-(``indexer/segment.py``), the previous versions of edited and removed files are marked deleted in the new
+(``indexer/index/segment.py``), the previous versions of edited and removed files are marked deleted in the new
 generation's manifest, and the generation is published atomically (``indexer/generation.py``): a SIGKILL at
 any moment leaves the previous generation live and whole. Unchanged files are recognised by size and mtime
 (then by content hash), so a one-file update reads one file. Small segments are merged later, in the

@@ -259,7 +259,7 @@ def prune_common(plan: QueryPlan, vocab: Vocabulary, cfg: FusionConfig, store: I
 
 def lexical_scores(store: IndexStore, plan: QueryPlan, cfg: FusionConfig,
                    allowed: set[int] | None) -> dict[int, float]:
-    """BM25 over the live segments' postings (indexer/lexical.py), exact column weighted above folded."""
+    """BM25 over the live segments' postings (indexer/index/lexical.py), exact column weighted above folded."""
     weighted = [(f"e:{t}", cfg.exact_weight) for t in dict.fromkeys(x for term in plan.exact_terms
                                                                      for x in lexical_tokens(term))]
     weighted += [(f"f:{t}", cfg.folded_weight) for t in dict.fromkeys(x for term in plan.folded_terms

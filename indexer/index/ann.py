@@ -1,6 +1,6 @@
 """Approximate nearest neighbours for large segments: an HNSW graph over 8-bit codes (FAISS), built at sealing.
 
-The int8 scan (``indexer/int8_scan.py``) reads every code of a segment for every query: 1 ms per 100k rows
+The int8 scan (``indexer/index/vectors.py``) reads every code of a segment for every query: 1 ms per 100k rows
 here, 12 ms at a million, linear in the index. A segment of at least ``ANN_FROM`` rows therefore gets, when it
 is sealed, a graph that finds a query's neighbours in a logarithmic number of steps: FAISS's
 ``IndexHNSWSQ`` (inner product, vectors stored as trained 8-bit codes, ``HNSW_M`` links per node). Only

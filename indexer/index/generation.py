@@ -5,7 +5,7 @@ Layout of an index directory::
     CURRENT                      name of the live generation (replaced with os.replace: atomic)
     gen-<stamp>/manifest.json    segments, deleted documents per segment, model and counts
     gen-<stamp>/registry.sqlite  source file → content hash, size + mtime, its documents (for the builder)
-    segments/seg-<id>/           immutable segments (indexer/segment.py), shared by generations
+    segments/seg-<id>/           immutable segments (indexer/index/segment.py), shared by generations
     embed-cache/                 checkpointed vectors of a build that has not published yet (resume)
 
 A generation is written into ``.tmp-gen-<stamp>``, fsynced, renamed and only then named by ``CURRENT``, so

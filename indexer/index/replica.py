@@ -5,7 +5,7 @@ copy made in dependency order: every segment the live generation lists (each cop
 ``.tmp-copy-*`` directory and renamed into place, so a segment directory appears whole), then the generation
 directory (the same way), and only then ``CURRENT`` (``os.replace``, atomic). A server on the replica
 (``directives serve --replica``) switches by itself when ``CURRENT`` changes, exactly as on the primary, and
-checks every segment's sizes against its ``segment.json`` when it opens a generation (``indexer/segment.py``),
+checks every segment's sizes against its ``segment.json`` when it opens a generation (``indexer/index/segment.py``),
 so even a copy made by another tool in the wrong order leaves the previous generation serving. Segments and
 generations the replica's ``CURRENT`` no longer lists are removed afterwards; a server still using them
 keeps its open files (POSIX unlink), as on the primary.

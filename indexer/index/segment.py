@@ -9,7 +9,7 @@ and which of their documents are deleted. Layout of ``segments/seg-<id>/``::
     rowids.npy      int64 chunk rowids, sorted: local position i is chunk rowids[i]
     vectors.npy     float32 (n, dim) chunk vectors (a long chunk's first window)
     windows.npy     float32 (m, dim) the windows of chunks longer than the model, window_of.npy their chunk
-    terms.json, indptr.npy, rows.npy, tf.npy, dl.npy   postings (indexer/lexical.py)
+    terms.json, indptr.npy, rows.npy, tf.npy, dl.npy   postings (indexer/index/lexical.py)
     ann.faiss       only in large segments: an HNSW graph over the vectors and windows (indexer/ann.py)
     segment.json    counts, dimension, and the sha256 of every file above; written last
 
@@ -416,7 +416,7 @@ class Segment:
         return np.where(self.rowids[pos] == rowids, pos, -1)
 
     def int8_scan(self):
-        """The int8 codes of this segment's vectors and windows (indexer/int8_scan.py), built once per process."""
+        """The int8 codes of this segment's vectors and windows (indexer/index/vectors.py), built once per process."""
         if self._scan is None:
             with self._scan_lock:
                 if self._scan is None:

@@ -1,7 +1,7 @@
 """The on-disk index as one read-only view: the live segments of the current generation.
 
 Storage is described in ``indexer/generation.py`` (generations, deletion marks, ``CURRENT``) and
-``indexer/segment.py`` (immutable segments). :class:`IndexStore` answers every question the search stage
+``indexer/index/segment.py`` (immutable segments). :class:`IndexStore` answers every question the search stage
 asks — documents, chunks, vectors, BM25, vocabulary — over all live segments at once, leaving out deleted
 documents, so callers never see segments. Segments are opened once per process and shared by successive
 generations, so switching to a generation that adds one small segment costs milliseconds.
@@ -39,7 +39,7 @@ __all__ = ["CURRENT", "IndexNotFound", "IndexStore", "StoredChunk", "current_gen
            "fts_columns", "segments", "terms_of"]
 
 SCHEMA_VERSION = "2"
-INT8_SCAN_FROM = 20_000  # vectors from which a segment is scanned as int8 codes and re-scored (indexer/int8_scan.py)
+INT8_SCAN_FROM = 20_000  # vectors from which a segment is scanned as int8 codes and re-scored (indexer/index/vectors.py)
 RESCORE = 8  # ... re-scoring this many times the rows asked for (at least RESCORE_MIN) with float32 vectors
 RESCORE_MIN = 1_000
 EXACT_FILTERED_MAX = 20_000  # a filter leaving at most this many chunks of a segment: score them all exactly
