@@ -225,7 +225,7 @@ def engine_pytesseract(scan: Path, work: Path) -> tuple[str, float, int]:
     import pypdfium2 as pdfium
     import pytesseract
 
-    from indexer.reading.ocr_layout import render_pages
+    from indexer.reading.ocr_pages import render_pages
     from indexer.reading.ocr_types import OcrPage, Word
     from indexer.reading.pdf import _renderer
 
@@ -251,7 +251,7 @@ def engine_cli_plain(scan: Path, work: Path) -> tuple[str, float, int]:
     import pypdfium2 as pdfium
 
     from indexer.reading.ocr import find_engine, recognise
-    from indexer.reading.ocr_layout import render_pages
+    from indexer.reading.ocr_pages import render_pages
     from indexer.reading.ocr_types import OcrPage
     from indexer.reading.pdf import _renderer
 

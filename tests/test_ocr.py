@@ -23,7 +23,7 @@ from indexer.progress import Progress
 from indexer.reading import ReadError, ReadOptions, libreoffice, read_document
 from indexer.reading.deskew import estimate_skew
 from indexer.reading.images import read_image
-from indexer.reading.ocr_layout import render_pages
+from indexer.reading.ocr_pages import render_pages
 from indexer.reading.ocr_types import OcrPage, Word
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"

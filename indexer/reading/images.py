@@ -78,7 +78,7 @@ def read_image(path: Path, data: bytes, opts: ReadOptions) -> Extracted:
         if not opts.ocr:
             raise ReadError("", "no text found: an image is read by OCR, and OCR is turned off")
         from indexer.reading.ocr import PageJob, find_engine, ocr_pages
-        from indexer.reading.ocr_layout import render_pages
+        from indexer.reading.ocr_pages import render_pages
 
         engine = find_engine()
         cap = max(1, opts.ocr_max_pages)

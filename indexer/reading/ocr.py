@@ -9,7 +9,7 @@ machine the default threads made a page 3.8× slower. Figures in ``eval/RESULTS.
 ``recognise_page`` reads one prepared page: the two-column parts (``ocr_regions``) crop by crop, the rest as
 one column, then the list labels Tesseract skipped (``ocr_labels``). ``ocr_pages`` is the one loop every
 scanned format uses (PDF pages, TIFF frames, photos): page cap, cache, progress bar, progress callback,
-per-run timeout; what it returns goes to ``ocr_layout`` for the text.
+per-run timeout; what it returns goes to ``ocr_layout`` (each page) and ``ocr_pages`` (the document) for the text.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ hanging indent — it is a lone blob left of a text column. The task tree hangs 
 page is recognised, each line is checked for ink in the gap between the page's left edge and its first word;
 the blobs found are pasted one under another into a small strip, recognised in one Tesseract run, and put
 back as words of their lines. A blob Tesseract still cannot read becomes a placeholder ("-" for a flat one,
-"#" otherwise) for ``ocr_layout.restore_labels`` to number from the sequence.
+"#" otherwise) for ``ocr_pages.restore_labels`` to number from the sequence.
 """
 
 from __future__ import annotations

@@ -126,7 +126,7 @@ def _ocr(path: Path, data: bytes, scanned: list[int], opts: ReadOptions, warning
         warnings.append(f"page(s) {_page_ranges(scanned)} have no text layer and were not read (OCR is off)")
         return None
     from indexer.reading.ocr import PageJob, find_engine, ocr_pages
-    from indexer.reading.ocr_layout import render_pages
+    from indexer.reading.ocr_pages import render_pages
 
     try:
         engine = find_engine()
