@@ -2,12 +2,12 @@
 
 A build writes only what changed: the documents of new and edited files go into a fresh immutable segment
 (``indexer/index/segment.py``), the previous versions of edited and removed files are marked deleted in the new
-generation's manifest, and the generation is published atomically (``indexer/generation.py``): a SIGKILL at
+generation's manifest, and the generation is published atomically (``indexer/index/generation.py``): a SIGKILL at
 any moment leaves the previous generation live and whole. Unchanged files are recognised by size and mtime
 (then by content hash), so a one-file update reads one file. Small segments are merged later, in the
-background and atomically too (``indexer/merge.py``); queries give the same results either way.
+background and atomically too (``indexer/index/merge.py``); queries give the same results either way.
 
-Embedded vectors are checkpointed while a build runs (``indexer/checkpoint.py``): a killed first build
+Embedded vectors are checkpointed while a build runs (``indexer/index/checkpoint.py``): a killed first build
 started again embeds only what it had not embedded yet.
 
 Sources map to *lists* of documents (a JSONL record file holds many); an untouched record of an edited

@@ -1,6 +1,6 @@
 """Read-only replicas: copy a primary's published index so that a replica never names a half-copied generation.
 
-Segments and generations are immutable once published (``indexer/generation.py``), so a replica is a plain
+Segments and generations are immutable once published (``indexer/index/generation.py``), so a replica is a plain
 copy made in dependency order: every segment the live generation lists (each copied into a private
 ``.tmp-copy-*`` directory and renamed into place, so a segment directory appears whole), then the generation
 directory (the same way), and only then ``CURRENT`` (``os.replace``, atomic). A server on the replica

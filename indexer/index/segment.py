@@ -1,7 +1,7 @@
 """Immutable index segments: a set of documents with their chunks, vectors, postings and vocabulary.
 
 Like a Lucene/Tantivy segment, a segment is written once into a private directory, fsynced and renamed into
-place, and never changed afterwards; generations (``indexer/generation.py``) list which segments are live
+place, and never changed afterwards; generations (``indexer/index/generation.py``) list which segments are live
 and which of their documents are deleted. Layout of ``segments/seg-<id>/``::
 
     docs.sqlite     documents (metadata columns + the Directive as zlib JSON) and chunks (rowid, texts,
@@ -10,7 +10,7 @@ and which of their documents are deleted. Layout of ``segments/seg-<id>/``::
     vectors.npy     float32 (n, dim) chunk vectors (a long chunk's first window)
     windows.npy     float32 (m, dim) the windows of chunks longer than the model, window_of.npy their chunk
     terms.json, indptr.npy, rows.npy, tf.npy, dl.npy   postings (indexer/index/lexical.py)
-    ann.faiss       only in large segments: an HNSW graph over the vectors and windows (indexer/ann.py)
+    ann.faiss       only in large segments: an HNSW graph over the vectors and windows (indexer/index/ann.py)
     segment.json    counts, dimension, and the sha256 of every file above; written last
 
 A chunk's rowid is a 63-bit hash of its document's content hash and its chunk id: the same text gets the
@@ -259,7 +259,7 @@ FILES = (DB, "rowids.npy", "vectors.npy", "windows.npy", "window_of.npy", "terms
 
 
 def write_ann(folder: Path) -> dict | None:
-    """The HNSW graph of a segment of at least ``ANN_FROM`` vector rows (indexer/ann.py); None below that or
+    """The HNSW graph of a segment of at least ``ANN_FROM`` vector rows (indexer/index/ann.py); None below that or
     without FAISS (the segment is then scanned, as before)."""
     from indexer.index import ann
 
@@ -387,7 +387,7 @@ class Segment:
         return self._ann_file is not None
 
     def ann(self):
-        """The HNSW graph of this segment (indexer/ann.py), loaded once per process; None if it has none."""
+        """The HNSW graph of this segment (indexer/index/ann.py), loaded once per process; None if it has none."""
         if self._ann is None and self._ann_file is not None:
             with self._scan_lock:
                 if self._ann is None:

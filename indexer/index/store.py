@@ -1,6 +1,6 @@
 """The on-disk index as one read-only view: the live segments of the current generation.
 
-Storage is described in ``indexer/generation.py`` (generations, deletion marks, ``CURRENT``) and
+Storage is described in ``indexer/index/generation.py`` (generations, deletion marks, ``CURRENT``) and
 ``indexer/index/segment.py`` (immutable segments). :class:`IndexStore` answers every question the search stage
 asks — documents, chunks, vectors, BM25, vocabulary — over all live segments at once, leaving out deleted
 documents, so callers never see segments. Segments are opened once per process and shared by successive
@@ -458,7 +458,7 @@ class IndexStore:
         """The ``n`` rowids with the highest dense score for ``qvec`` (within ``allowed``), best first.
 
         Scores are always exact float32 cosines. Small segments (and filters that leave few rows) score
-        every row. Large ones only propose rows with estimated cosines — an HNSW graph (indexer/ann.py) or
+        every row. Large ones only propose rows with estimated cosines — an HNSW graph (indexer/index/ann.py) or
         the int8 scan — and the ``RESCORE`` × ``n`` best estimates over the whole index (at least
         ``RESCORE_MIN``) are re-scored exactly: as many rows as one scan of one segment would, whatever the
         number of segments.
