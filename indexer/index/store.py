@@ -229,16 +229,21 @@ class IndexStore:
                 return _chunk_row(r)
         return None
 
-    def _by_segment(self, rowids: Iterable[int]) -> Iterator[tuple[int, list[int]]]:
-        """Live rowids grouped by the segment that holds them."""
-        ids = np.fromiter(dict.fromkeys(int(i) for i in rowids), dtype=np.int64)
-        if not len(ids):
-            return
+    def _live_positions(self, ids: np.ndarray) -> Iterator[tuple[int, Segment, np.ndarray, np.ndarray]]:
+        """Per segment (index, segment): the local position of each id (−1 if absent) and whether it is there and live."""
         for s, seg in enumerate(self.segments):
             pos = seg.positions(ids)
             ok = pos >= 0
             if self.live[s] is not None:
                 ok[ok] = self.live[s][pos[ok]]
+            yield s, seg, pos, ok
+
+    def _by_segment(self, rowids: Iterable[int]) -> Iterator[tuple[int, list[int]]]:
+        """Live rowids grouped by the segment that holds them."""
+        ids = np.fromiter(dict.fromkeys(int(i) for i in rowids), dtype=np.int64)
+        if not len(ids):
+            return
+        for s, _seg, _pos, ok in self._live_positions(ids):
             if ok.any():
                 yield s, ids[ok].tolist()
 
@@ -357,11 +362,7 @@ class IndexStore:
         ids = np.fromiter((int(i) for i in rowids), dtype=np.int64)
         out = np.zeros((len(ids), self.dim or (self.segments[0].vectors.shape[1] if self.segments else 0)),
                        dtype="float32")
-        for s, seg in enumerate(self.segments):
-            pos = seg.positions(ids)
-            ok = pos >= 0
-            if self.live[s] is not None:
-                ok[ok] = self.live[s][pos[ok]]
+        for _s, seg, pos, ok in self._live_positions(ids):
             if ok.any():
                 out[ok] = seg.vectors[pos[ok]]
         return out
@@ -372,11 +373,7 @@ class IndexStore:
         ids = np.fromiter((int(i) for i in rowids), dtype=np.int64)
         q = np.asarray(qvec, dtype=np.float32).reshape(-1)
         out = np.zeros(len(ids), dtype=np.float32)
-        for s, seg in enumerate(self.segments):
-            pos = seg.positions(ids)
-            ok = pos >= 0
-            if self.live[s] is not None:
-                ok[ok] = self.live[s][pos[ok]]
+        for _s, seg, pos, ok in self._live_positions(ids):
             if ok.any():
                 out[ok] = self._owner_scores(seg, pos[ok], q)
         return out
