@@ -184,6 +184,23 @@ def child_serve(args: argparse.Namespace) -> int:
 
 # --- measuring ----------------------------------------------------------------------------------------------
 
+def wait_until_serving(client, proc, what: str, timeout: float = 600.0) -> float:
+    """Seconds until ``client``'s server answers ``/api/documents`` (RuntimeError if ``proc`` dies first or
+    ``timeout`` passes): the start-up wait every benchmark's own server needs."""
+    import httpx
+
+    t0 = time.perf_counter()
+    while True:
+        try:
+            if client.get("/api/documents").status_code == 200:
+                return time.perf_counter() - t0
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.perf_counter() - t0 > timeout:
+            raise RuntimeError(f"{what} did not start")
+        time.sleep(0.5)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -227,17 +244,7 @@ def http_latency(index_dir: Path, n_search: int, n_compare: int, n_evolution: in
     base = f"http://127.0.0.1:{port}"
     try:
         client = httpx.Client(base_url=base, timeout=300)
-        t0 = time.perf_counter()
-        while True:
-            try:
-                if client.get("/api/documents").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.perf_counter() - t0 > 600:
-                raise RuntimeError(f"server did not start (see {log})")
-            time.sleep(0.5)
-        startup = time.perf_counter() - t0
+        startup = wait_until_serving(client, proc, f"server (see {log})")
         docs = [d["doc_id"] for d in client.get("/api/documents").json()]
         qs = gold_queries()
         rng = random.Random(1)

@@ -21,11 +21,10 @@ import random
 import signal
 import subprocess
 import sys
-import time
 import urllib.parse
 from pathlib import Path
 
-from eval.bench import _free_port, _rss_mb, _timed, gold_queries
+from eval.bench import _free_port, _rss_mb, _timed, gold_queries, wait_until_serving
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -45,16 +44,7 @@ def measure(code: Path, index_dir: Path, pairs: list, topics: list[str], log: Pa
     proc, base = serve(code, index_dir, log)
     try:
         client = httpx.Client(base_url=base, timeout=300)
-        t0 = time.perf_counter()
-        while True:
-            try:
-                if client.get("/api/documents").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.perf_counter() - t0 > 600:
-                raise RuntimeError(f"server from {code} did not start (see {log})")
-            time.sleep(0.5)
+        wait_until_serving(client, proc, f"server from {code} (see {log})")
 
         def get(path: str) -> None:
             client.get(path).raise_for_status()

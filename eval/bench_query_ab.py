@@ -24,7 +24,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from eval.bench import _free_port, _rss_mb, gold_queries, percentile
+from eval.bench import _free_port, _rss_mb, gold_queries, percentile, wait_until_serving
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -50,17 +50,8 @@ class Server:
                                           str(index_dir), "--port", str(port)], cwd=code, env=full_env,
                                          stdout=lf, stderr=lf, preexec_fn=_die_with_parent)
         self.client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=300)
-        t0 = time.perf_counter()
-        while True:
-            try:
-                if self.client.get("/api/documents").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if self.proc.poll() is not None or time.perf_counter() - t0 > 900:
-                raise RuntimeError(f"server {name} from {code} did not start (see {log})")
-            time.sleep(0.5)
-        self.startup_s = round(time.perf_counter() - t0, 1)
+        self.startup_s = round(wait_until_serving(self.client, self.proc, f"server {name} from {code} (see {log})",
+                                                  timeout=900), 1)
         self.search("khởi động máy chủ")  # model load, outside the timed set
         time.sleep(2.0)  # background warm-up (encoder, scans) finishes before timing
 

@@ -93,6 +93,7 @@ def export_int8(model_dir: Path) -> Path:
     from sentence_transformers import SentenceTransformer
 
     from indexer.embedding.encoder import model_fingerprint
+    from indexer.embedding.onnx_query import pooled_module
 
     model_dir = Path(model_dir).resolve()
     out = int8_path(model_dir)
@@ -104,21 +105,11 @@ def export_int8(model_dir: Path) -> Path:
     bert = st[0].auto_model.eval()
     bert.set_attn_implementation("eager")  # plain MatMul/Softmax attention: no SDPA mask ops, fusable
 
-    class Pooled(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.bert = bert
-
-        def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-            hidden = self.bert(input_ids=ids, attention_mask=mask).last_hidden_state
-            m = mask.unsqueeze(-1).to(hidden.dtype)
-            return torch.nn.functional.normalize((hidden * m).sum(1) / m.sum(1), dim=-1)
-
     enc = st.tokenizer(["passage: khởi tạo"], return_tensors="pt")
     with tempfile.TemporaryDirectory(dir=model_dir.parent) as tmp:
         fp32 = Path(tmp) / "eager.onnx"
         with torch.inference_mode():
-            torch.onnx.export(Pooled().eval(), (enc["input_ids"], enc["attention_mask"]), str(fp32),
+            torch.onnx.export(pooled_module(bert), (enc["input_ids"], enc["attention_mask"]), str(fp32),
                               input_names=["ids", "mask"], output_names=["vector"], opset_version=17,
                               dynamo=False, dynamic_axes={"ids": {0: "batch", 1: "tokens"},
                                                           "mask": {0: "batch", 1: "tokens"}, "vector": {0: "batch"}})

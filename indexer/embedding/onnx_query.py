@@ -74,22 +74,12 @@ def export(model_dir: Path) -> Path:
     st = SentenceTransformer(str(model_dir), device="cpu").eval()
     bert = st[0].auto_model.eval()
 
-    class Pooled(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.bert = bert
-
-        def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-            hidden = self.bert(input_ids=ids, attention_mask=mask).last_hidden_state
-            m = mask.unsqueeze(-1).to(hidden.dtype)
-            return torch.nn.functional.normalize((hidden * m).sum(1) / m.sum(1), dim=-1)
-
     enc = st.tokenizer(["query: khởi tạo"], return_tensors="pt")
     stamp = model_dir.parent / (model_dir.name + STAMP_SUFFIX)
     stamp.unlink(missing_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     with torch.inference_mode():
-        torch.onnx.export(Pooled().eval(), (enc["input_ids"], enc["attention_mask"]), str(tmp),
+        torch.onnx.export(pooled_module(bert), (enc["input_ids"], enc["attention_mask"]), str(tmp),
                           input_names=["ids", "mask"], output_names=["vector"], opset_version=17, dynamo=False,
                           dynamic_axes={"ids": {0: "batch", 1: "tokens"}, "mask": {0: "batch", 1: "tokens"},
                                         "vector": {0: "batch"}})
@@ -153,6 +143,23 @@ class OnnxQueryEncoder:
         out = self.session.run(None, {"ids": ids, "mask": mask})[0]
         return np.ascontiguousarray(out, dtype=np.float32)
 
+
+def pooled_module(bert):
+    """The e5 head both ONNX exports trace: mean of the last hidden states over real tokens, L2-normalised
+    (what sentence-transformers' pooling and normalisation modules compute)."""
+    import torch
+
+    class Pooled(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            hidden = self.bert(input_ids=ids, attention_mask=mask).last_hidden_state
+            m = mask.unsqueeze(-1).to(hidden.dtype)
+            return torch.nn.functional.normalize((hidden * m).sum(1) / m.sum(1), dim=-1)
+
+    return Pooled().eval()
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="indexer.embedding.onnx_query", description=__doc__.split("\n\n")[0])
