@@ -82,6 +82,7 @@ class Package:
         try:
             with self.zf.open(info) as f:
                 data = f.read(MAX_PART + 1)  # zipfile stops at the declared size, then checks the CRC
+        # NotImplementedError: zipfile's answer to a compression method it cannot inflate (not a stub)
         except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as e:
             raise ReadError("", f"corrupt .docx: part {name}: {e}") from e
         if len(data) > MAX_PART:
