@@ -229,9 +229,9 @@ def _mapped_kb(path: Path) -> int:
 
 
 def test_vectors_of_a_graph_segment_are_read_not_mapped(graph_index, monkeypatch):
-    """vector_rows reads rows with pread: the same rows as the memory map in any order, with repeats, runs
-    and runs across a read block; out-of-range positions are an error; and re-scoring leaves none of the
-    vectors file in the process's resident set."""
+    """vector_rows / window_rows read rows with pread: the same rows as the file's in any order, with repeats,
+    runs and runs across a read block; out-of-range positions are an error; and re-scoring leaves none of the
+    vectors and windows files in the process's resident set."""
     from indexer.index import segment as segment_module
 
     _, index = graph_index
@@ -251,9 +251,18 @@ def test_vectors_of_a_graph_segment_are_read_not_mapped(graph_index, monkeypatch
             assert np.array_equal(got, want_all[pos])
         with pytest.raises(IndexError):
             seg.vector_rows(np.array([0, seg.n]))
+        wseg = next(s for s in st.segments if len(s.window_of))
+        wins = np.load(wseg.folder / "windows.npy")
+        for rows in [np.arange(len(wins))[::-1], rng.integers(0, len(wins), 9)]:
+            assert np.array_equal(wseg.window_rows(rows), wins[rows])
+        with pytest.raises(IndexError):
+            wseg.window_rows(np.array([len(wins)]))
         if Path("/proc/self/smaps").exists():
             for r in [s.rowid for s in st.iter_chunks()][::5]:
                 st.dense_top(st.vectors([r])[0], 10)
-            assert all(_mapped_kb((s.folder / "vectors.npy").resolve()) == 0 for s in st.segments)
+                st.dense_top(wseg.window_rows([0])[0], 10)  # a long chunk: its windows re-scored too
+            for s in st.segments:
+                assert _mapped_kb((s.folder / "vectors.npy").resolve()) == 0
+                assert _mapped_kb((s.folder / "windows.npy").resolve()) == 0
     finally:
         st.close()

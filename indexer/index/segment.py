@@ -344,11 +344,17 @@ class Segment:
         self.con = sqlite3.connect(uri, uri=True, check_same_thread=False)
         self.con.row_factory = sqlite3.Row
         self.rowids = np.load(self.folder / "rowids.npy")
-        mapped = np.load(self.folder / "vectors.npy", mmap_mode="r")
         # a plain ndarray over the mapping: np.memmap's __getitem__ costs microseconds per call
-        self.vectors = np.asarray(mapped)
-        self._vectors_at = int(mapped.offset)  # where the rows start in the file (after the .npy header)
-        self.windows = np.load(self.folder / "windows.npy")
+        self.vectors = np.asarray(np.load(self.folder / "vectors.npy", mmap_mode="r"))
+        graph = "ann.faiss" in self.info.get("files", {})
+        # a segment with a graph is never scanned, only gathered from: its rows are read (RowReader), and its
+        # windows stay on disk (mapped for a full scan, which only a search without FAISS makes)
+        self._vector_reader = RowReader(self.folder / "vectors.npy") if graph else None
+        self._window_reader = RowReader(self.folder / "windows.npy") if graph else None
+        if self._window_reader is not None and self._window_reader.n:
+            self.windows = np.asarray(np.load(self.folder / "windows.npy", mmap_mode="r"))
+        else:
+            self.windows = np.load(self.folder / "windows.npy")
         self.window_of = np.load(self.folder / "window_of.npy")  # sorted: a chunk's windows are consecutive
         starts = np.flatnonzero(np.diff(self.window_of, prepend=-1)) if len(self.window_of) else np.zeros(0, np.int64)
         self.window_owners = self.window_of[starts].astype(np.int64)  # local positions of long chunks
@@ -360,8 +366,6 @@ class Segment:
         self._ann = None
         # opened now, read on first use: like the postings, readable after a merge removed the folder
         self._ann_file = open(self.folder / "ann.faiss", "rb") if "ann.faiss" in self.info.get("files", {}) else None  # noqa: SIM115
-        # a segment with a graph is never scanned, only gathered from: its rows are read with pread (vector_rows)
-        self._vectors_file = open(self.folder / "vectors.npy", "rb") if self._ann_file is not None else None  # noqa: SIM115
 
     @property
     def n(self) -> int:
@@ -373,35 +377,17 @@ class Segment:
         return self.n + len(self.window_of)
 
     def vector_rows(self, pos: np.ndarray) -> np.ndarray:
-        """The chunk vectors at local positions ``pos`` (a copy, float32).
+        """The chunk vectors at local positions ``pos`` (a copy, float32); read, not mapped, in a segment
+        with a graph (:class:`RowReader`)."""
+        if self._vector_reader is None:
+            return self.vectors[np.asarray(pos, dtype=np.int64)]
+        return self._vector_reader.rows(pos)
 
-        A segment with a graph reads them with ``pread`` rather than through its memory map. Its vectors are
-        only ever gathered (re-scores, a chunk's vector, document centroids), and the kernel maps a whole
-        page-cache folio per touched row (~128 KB for a 1.5 kB row on ext4 here): at 1M chunks, after a few
-        hundred queries, the five segments' 1.6 GB of vectors were all in the server's RSS. Read, the pages
-        stay in the page cache, which the kernel can reclaim, and out of the process. Rows closer than
-        ``PREAD_GAP`` are read in one call, at most ``PREAD_BLOCK`` rows at a time."""
-        pos = np.asarray(pos, dtype=np.int64).reshape(-1)
-        if self._vectors_file is None or not len(pos):
-            return self.vectors[pos]
-        if pos.min() < 0 or pos.max() >= self.n:
-            raise IndexError(f"segment {self.name}: position out of range")
-        out = np.empty((len(pos), self.vectors.shape[1]), dtype=np.float32)
-        order = np.argsort(pos, kind="stable")
-        sp = pos[order]
-        cut = np.flatnonzero((np.diff(sp) > PREAD_GAP) | (np.diff(sp // PREAD_BLOCK) != 0)) + 1
-        first, last = np.concatenate([[0], cut]), np.concatenate([cut, [len(sp)]])
-        fd, row, at = self._vectors_file.fileno(), out.shape[1] * 4, self._vectors_at
-        mv = memoryview(out).cast("B")
-        where = order.tolist()
-        for a, b, lo, hi in zip(first.tolist(), last.tolist(), sp[first].tolist(), sp[last - 1].tolist(), strict=True):
-            if b - a == 1:  # a lone row (most of a re-score's), read straight into its place
-                _pread_into(fd, mv[where[a] * row:(where[a] + 1) * row], at + lo * row)
-            else:
-                block = np.empty((hi - lo + 1, out.shape[1]), dtype=np.float32)
-                _pread_into(fd, block, at + lo * row)
-                out[order[a:b]] = block[sp[a:b] - lo]
-        return out
+    def window_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Window vectors ``rows`` (a copy, float32); read, not mapped, in a segment with a graph."""
+        if self._window_reader is None:
+            return self.windows[np.asarray(rows, dtype=np.int64)]
+        return self._window_reader.rows(rows)
 
     def row_owners(self, rows: np.ndarray) -> np.ndarray:
         """Local chunk position of each row of :meth:`int8_scan` / :meth:`ann` (a window's row → its chunk)."""
@@ -469,8 +455,57 @@ class Segment:
             f.close()
         if self._ann_file is not None:
             self._ann_file.close()
-        if self._vectors_file is not None:
-            self._vectors_file.close()
+        for r in (self._vector_reader, self._window_reader):
+            if r is not None:
+                r.close()
+
+
+class RowReader:
+    """Rows of a float32 ``.npy`` matrix, read with ``pread`` rather than through a memory map.
+
+    A memory map is right for a scan, wrong for a gather: the kernel maps a whole page-cache folio per touched
+    row (~128 KB for a 1.5 kB row on ext4 here), so at 1M chunks, after a few hundred queries re-scoring
+    1,000 random rows each, the five graph segments' 1.6 GB of vectors were all in the server's RSS. Read,
+    the pages stay in the page cache (shared, reclaimable) and out of the process. Rows at most
+    ``PREAD_GAP`` apart are read in one call, at most ``PREAD_BLOCK`` rows at a time: ~2.5 µs a row.
+    The file is opened now, so it stays readable after a merge removed its folder."""
+
+    def __init__(self, path: Path):
+        self._file = open(path, "rb")  # noqa: SIM115  (closed by Segment.close)
+        fmt = np.lib.format
+        version = fmt.read_magic(self._file)
+        read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, fortran, dtype = read(self._file)
+        if fortran or dtype != np.float32 or len(shape) != 2:
+            raise ValueError(f"{path}: expected a C-order float32 matrix, got {dtype} {shape}")
+        self.n, self.dim = shape
+        self._at = self._file.tell()
+
+    def rows(self, pos: np.ndarray) -> np.ndarray:
+        pos = np.asarray(pos, dtype=np.int64).reshape(-1)
+        out = np.empty((len(pos), self.dim), dtype=np.float32)
+        if not len(pos):
+            return out
+        if pos.min() < 0 or pos.max() >= self.n:
+            raise IndexError(f"{self._file.name}: row out of range")
+        order = np.argsort(pos, kind="stable")
+        sp = pos[order]
+        cut = np.flatnonzero((np.diff(sp) > PREAD_GAP) | (np.diff(sp // PREAD_BLOCK) != 0)) + 1
+        first, last = np.concatenate([[0], cut]), np.concatenate([cut, [len(sp)]])
+        fd, row, at = self._file.fileno(), self.dim * 4, self._at
+        mv = memoryview(out).cast("B")
+        where = order.tolist()
+        for a, b, lo, hi in zip(first.tolist(), last.tolist(), sp[first].tolist(), sp[last - 1].tolist(), strict=True):
+            if b - a == 1:  # a lone row (most of a re-score's), read straight into its place
+                _pread_into(fd, mv[where[a] * row:(where[a] + 1) * row], at + lo * row)
+            else:
+                block = np.empty((hi - lo + 1, self.dim), dtype=np.float32)
+                _pread_into(fd, block, at + lo * row)
+                out[order[a:b]] = block[sp[a:b] - lo]
+        return out
+
+    def close(self) -> None:
+        self._file.close()
 
 
 def _pread_into(fd: int, buf, offset: int) -> None:

@@ -410,7 +410,7 @@ class IndexStore:
             lens = ends - starts
             first = np.concatenate([[0], np.cumsum(lens)[:-1]])
             rows = np.repeat(starts - first, lens) + np.arange(int(lens.sum()))
-            best = np.maximum.reduceat(dot(seg.windows[rows], q), first)
+            best = np.maximum.reduceat(dot(seg.window_rows(rows), q), first)
             sims[hit] = np.maximum(sims[hit], best)
         return sims
 
