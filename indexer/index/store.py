@@ -513,9 +513,10 @@ class IndexStore:
     @staticmethod
     def _propose(tasks: list, q: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """(rows, estimates) of each (segment, searcher, k, row mask) task. Two or more graphs are searched in
-        parallel threads: a graph search is one long FAISS call that releases the GIL, and the query's encoder
-        and BM25 are done by then, so both cores are free (five 214k-row graphs at 1M: README). Int8 scans are
-        short and stay on this thread. Same rows as one after another: each search is deterministic."""
+        parallel threads: a graph search is one long FAISS call that releases the GIL, and the query's encoder is
+        done by then (at 1M BM25 may still run beside it, ``search_api.retrieve``), so the cores are shared
+        among few threads (five 214k-row graphs at 1M: README). Int8 scans are short and stay on this thread.
+        Same rows as one after another: each search is deterministic."""
         graphs = [i for i, t in enumerate(tasks) if isinstance(t[1], Ann)]
         out: list = [None] * len(tasks)
         if len(graphs) > 1 and ANN_THREADS > 1:
