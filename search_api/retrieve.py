@@ -335,24 +335,33 @@ def _encoding_pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=4, thread_name_prefix="encode-query")
 
 
+def _graphs(store: IndexStore) -> bool:
+    """Whether a dense search of ``store`` walks HNSW graphs (segments of 200k+ rows) rather than a short scan."""
+    return any(seg.has_ann for seg in store.segments)
+
+
 def retrieve(store: IndexStore, vocab: Vocabulary, q: str, *, allowed: set[int] | None,
              encode_query: Callable[[str], np.ndarray] | None, mode: Mode = "hybrid", need: int = 10,
              cfg: FusionConfig | None = None,
              cached_query: Callable[[str], np.ndarray | None] | None = None) -> Retrieval:
     """All candidates for ``q`` within ``allowed`` rowids (None = everything), best first.
 
-    ``cached_query``: the query vector if it is already known (no thread is then started for it)."""
+    ``cached_query``: the query vector if it is already known (then nothing is encoded, and its dense search
+    runs beside BM25 only on an index with graph segments)."""
     cfg = cfg or FusionConfig()
     plan = plan_query(q, vocab)
     pending = qvec = None
     if mode in ("hybrid", "dense") and encode_query is not None and cached_query is not None:
         qvec = cached_query(plan.dense_text)
     pool = max(cfg.pool, need)
-    if qvec is None and mode == "hybrid" and encode_query is not None:
+    if mode == "hybrid" and encode_query is not None and (qvec is None or _graphs(store)):
         # a new query: encode it and search its vector (ONNX, FAISS, numpy: the GIL is released) while BM25
-        # runs beside it
+        # runs beside it; a repeated one too when the dense search is long (graph segments, 20–30 ms at 1M),
+        # not when it is a few-ms scan (handing it over costs ~3 ms of GIL switching at 100k)
+        known = qvec
+
         def encode_and_search() -> tuple[np.ndarray, dict[int, float]]:
-            v = encode_query(plan.dense_text)
+            v = known if known is not None else encode_query(plan.dense_text)
             return v, dense_scores(store, v, pool, allowed)
 
         pending = _encoding_pool().submit(encode_and_search)
