@@ -188,6 +188,8 @@ def run_recall(args: argparse.Namespace) -> dict:
     from indexer.index import store as store_mod
     from indexer.index.store import IndexStore
 
+    if args.threads:
+        store_mod.ANN_THREADS = args.threads
     st = IndexStore.open(args.index)
     st.warm_dense()
     qsets = query_vectors(Path(args.questions) if args.questions else None, args.limit)
@@ -196,12 +198,16 @@ def run_recall(args: argparse.Namespace) -> dict:
     for ef in [int(x) for x in args.ef.split(",")]:
         ann.EF_SEARCH = ef
         store_mod.ANN_CANDIDATES = ef
-        for share in [None] + [float(x) for x in args.filters.split(",") if x]:
-            for name, qs in qsets.items():
-                r = {"ef_search": ef, "filter_share": share, "queries_from": name,
-                     **recall(st, qs, allowed_share=share)}
-                res["runs"].append(r)
-                print(json.dumps(r), flush=True)
+        for rescore in [int(x) for x in args.rescore.split(",")] if args.rescore else [None]:
+            if rescore is not None:  # rows re-scored exactly for the k = 100 asked here
+                store_mod.RESCORE, store_mod.RESCORE_MIN = max(1, rescore // 100), rescore
+            for share in [None] + [float(x) for x in args.filters.split(",") if x]:
+                for name, qs in qsets.items():
+                    r = {"ef_search": ef, "rescored": rescore or max(store_mod.RESCORE * 100, store_mod.RESCORE_MIN),
+                         "ann_threads": store_mod.ANN_THREADS, "filter_share": share, "queries_from": name,
+                         **recall(st, qs, allowed_share=share)}
+                    res["runs"].append(r)
+                    print(json.dumps(r), flush=True)
     res["loadavg_end"] = os.getloadavg()
     return res
 
@@ -223,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--limit", type=int, default=500, help="questions used")
     r.add_argument("--ef", default="512", help="comma list of HNSW efSearch values")
     r.add_argument("--filters", default="0.3,0.05", help="comma list of allowed document shares")
+    r.add_argument("--rescore", default="", help="comma list of rows re-scored exactly (default: the store's)")
+    r.add_argument("--threads", type=int, help="graphs searched at once (indexer.index.store.ANN_THREADS)")
     r.add_argument("--out", default=str(REPO / "eval" / "out"))
     args = p.parse_args(argv)
     if args.cmd == "build":

@@ -45,6 +45,7 @@ from indexer.parsing.pipeline import RECORD_SUFFIXES, iter_document_files, parse
 from indexer.parsing.sidecar import sidecar_path
 from indexer.progress import Progress, ProgressFn, ignore
 from indexer.reading import ReadOptions
+from indexer.reading.ocr_cache import OcrCache
 
 PROGRESS_MIN = 8  # show bars only when there is real work
 EMBED_STEP = 64  # chunks per progress report
@@ -343,6 +344,7 @@ def build_index(corpus: Path, index_dir: Path, *, model: str | None = None, prog
             publish(index_dir, new_manifest, new_registry)
             cleanup(index_dir)
             ckpt.clear()
+            OcrCache.at(index_dir / OCR_CACHE).prune()
             on_progress(Progress("publishing", 1, 1))
         finally:
             if cluster is not None:

@@ -185,3 +185,84 @@ def test_candidates_are_chosen_over_all_segments(graph_index, seed_index, monkey
     finally:
         st.close()
         exact.close()
+
+
+def test_graphs_searched_in_parallel_return_exactly_the_sequential_result(graph_index, monkeypatch):
+    """Three graph segments: searched on the pool's threads (ANN_THREADS > 1) or one after another, the same
+    rowids in the same order with the same scores."""
+    import threading
+
+    _, index = graph_index
+    st = IndexStore.open(index)
+    where: list[str] = []
+    real = ann.Ann.top
+    monkeypatch.setattr(ann.Ann, "top", lambda self, *a: where.append(threading.current_thread().name) or real(self, *a))
+    try:
+        assert sum(s.has_ann for s in st.segments) == 3
+        rng = np.random.default_rng(5)
+        ids = [s.rowid for s in st.iter_chunks()]
+        for r in ids[::9]:
+            q = st.vectors([r])[0] + rng.normal(0, 0.02, st.dim).astype(np.float32)
+            monkeypatch.setattr(store_module, "ANN_THREADS", 1)
+            where.clear()
+            one = st.dense_top(q, 20)
+            assert where == [threading.current_thread().name] * 3
+            monkeypatch.setattr(store_module, "ANN_THREADS", 2)
+            where.clear()
+            par = st.dense_top(q, 20)
+            assert len(where) == 3 and all(w.startswith("ann") for w in where)
+            assert list(par) == list(one) and list(par.values()) == list(one.values())
+    finally:
+        st.close()
+
+
+def _mapped_kb(path: Path) -> int:
+    """Resident kB of this process's mappings of ``path`` (Linux /proc/self/smaps)."""
+    total, cur = 0, ""
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        parts = line.split()
+        if parts and "-" in parts[0] and not parts[0].endswith(":"):
+            cur = parts[5] if len(parts) > 5 else ""
+        elif parts and parts[0] == "Rss:" and cur == str(path):
+            total += int(parts[1])
+    return total
+
+
+def test_vectors_of_a_graph_segment_are_read_not_mapped(graph_index, monkeypatch):
+    """vector_rows / window_rows read rows with pread: the same rows as the file's in any order, with repeats,
+    runs and runs across a read block; out-of-range positions are an error; and re-scoring leaves none of the
+    vectors and windows files in the process's resident set."""
+    from indexer.index import segment as segment_module
+
+    _, index = graph_index
+    st = IndexStore.open(index)
+    try:
+        seg = max(st.segments, key=lambda s: s.n)
+        assert seg.has_ann and seg.n > 40
+        rng = np.random.default_rng(7)
+        monkeypatch.setattr(segment_module, "PREAD_BLOCK", 16)  # runs cut at block boundaries
+        cases = [rng.permutation(seg.n)[:25], rng.integers(0, seg.n, 60), np.arange(3, 40), np.arange(seg.n)[::-1],
+                 np.array([5, 5, 6, 7, 7, 30, 31]), np.zeros(0, np.int64)]
+        with open(seg.folder / "vectors.npy", "rb") as f:
+            want_all = np.load(f)
+        for pos in cases:
+            got = seg.vector_rows(pos)
+            assert got.dtype == np.float32 and got.shape == (len(pos), want_all.shape[1])
+            assert np.array_equal(got, want_all[pos])
+        with pytest.raises(IndexError):
+            seg.vector_rows(np.array([0, seg.n]))
+        wseg = next(s for s in st.segments if len(s.window_of))
+        wins = np.load(wseg.folder / "windows.npy")
+        for rows in [np.arange(len(wins))[::-1], rng.integers(0, len(wins), 9)]:
+            assert np.array_equal(wseg.window_rows(rows), wins[rows])
+        with pytest.raises(IndexError):
+            wseg.window_rows(np.array([len(wins)]))
+        if Path("/proc/self/smaps").exists():
+            for r in [s.rowid for s in st.iter_chunks()][::5]:
+                st.dense_top(st.vectors([r])[0], 10)
+                st.dense_top(wseg.window_rows([0])[0], 10)  # a long chunk: its windows re-scored too
+            for s in st.segments:
+                assert _mapped_kb((s.folder / "vectors.npy").resolve()) == 0
+                assert _mapped_kb((s.folder / "windows.npy").resolve()) == 0
+    finally:
+        st.close()

@@ -10,7 +10,16 @@ import numpy as np
 import pytest
 
 from indexer.index import lexical
-from indexer.index.lexical import K1, B, LexicalView, PostingsBuilder, SegmentPostings, merge_postings, tokens
+from indexer.index.lexical import (
+    IMPACT_STEP,
+    K1,
+    B,
+    LexicalView,
+    PostingsBuilder,
+    SegmentPostings,
+    merge_postings,
+    tokens,
+)
 from indexer.index.store import IndexStore, fts_columns
 
 TEXTS = [
@@ -28,8 +37,11 @@ def segment(texts: list[str], first_rowid: int = 1) -> tuple[SegmentPostings, np
     return b.finish(), np.arange(first_rowid, first_rowid + len(texts), dtype=np.int64)
 
 
-def reference_bm25(texts: dict[int, str], weighted: list[tuple[str, float]]) -> dict[int, float]:
-    """Plain-Python BM25 (Lucene idf, k1 = 1.2, b = 0.75) over the two term spaces: what the arrays must give."""
+def reference_bm25(texts: dict[int, str], weighted: list[tuple[str, float]], step: float | None = None) -> dict[int, float]:
+    """Plain-Python BM25 (Lucene idf, k1 = 1.2, b = 0.75) over the two term spaces: what the arrays must give.
+
+    ``step``: each term's part tf·(k1+1)/(tf + norm) rounded to a multiple of it (at least one), as 8-bit
+    impacts are."""
     cols = {r: dict(zip(("e:", "f:"), fts_columns(t), strict=True)) for r, t in texts.items()}
     bags = {r: {s: Counter(tokens(c)) for s, c in col.items()} for r, col in cols.items()}
     n = len(texts)
@@ -45,7 +57,10 @@ def reference_bm25(texts: dict[int, str], weighted: list[tuple[str, float]]) -> 
             tf = b[space].get(term, 0)
             if tf:
                 dl = sum(b[space].values())
-                out[r] = out.get(r, 0.0) + w * idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * dl / avgdl))
+                part = tf * (K1 + 1) / (tf + K1 * (1 - B + B * dl / avgdl))
+                if step is not None:
+                    part = max(1, round(part / step)) * step
+                out[r] = out.get(r, 0.0) + w * idf * part
     return out
 
 
@@ -56,8 +71,10 @@ def test_postings_rank_like_bm25_and_keep_spaces_apart():
     weighted = [("e:đuối_nước", 2.0), ("f:duoi_nuoc", 1.0)]
     top = lx.top(weighted, limit=10)
     assert list(top) == [3, 1]  # two occurrences beat one; unrelated chunks score nothing
-    ref = reference_bm25(dict(enumerate(TEXTS, 1)), weighted)
+    ref = reference_bm25(dict(enumerate(TEXTS, 1)), weighted, step=float(IMPACT_STEP))
     assert top.keys() == ref.keys() and all(abs(top[r] - ref[r]) < 1e-5 for r in ref)
+    textbook = reference_bm25(dict(enumerate(TEXTS, 1)), weighted)  # within half a step per term of the formula
+    assert all(0 < abs(top[r] - textbook[r]) <= 3 * float(IMPACT_STEP) / 2 * lx.idf(2) for r in ref)
     assert lx.top([("f:duoi", 1.0)], limit=10, allowed=[np.array([True, True, False, False])]).keys() == {1}
     assert lx.top([("e:không_có", 1.0)], limit=10) == {}
 
@@ -70,10 +87,14 @@ def test_scores_are_textbook_bm25_on_the_seeds(seed_index):
             words = q.split()
             weighted = [(f"e:{w}", 2.0) for w in words] + [(f"f:{w}", 1.0) for w in words]
             weighted += [(f"e:{a}_{b}", 2.0) for a, b in itertools.pairwise(words)]
-            ours, ref = store.lexical.top(weighted, 1000), reference_bm25(texts, weighted)
+            ours = store.lexical.top(weighted, 1000)
+            ref = reference_bm25(texts, weighted, step=float(IMPACT_STEP))
             assert ours.keys() == ref.keys(), q
             assert max(abs(ours[r] - ref[r]) for r in ref) < 1e-4, q
             assert list(ours)[:10] == sorted(ref, key=lambda r: (-ref[r], r))[:10], q
+            textbook = reference_bm25(texts, weighted)
+            bound = sum(w * store.lexical.idf(store.lexical.df(k)) for k, w in weighted if store.lexical.df(k))
+            assert max(abs(ours[r] - textbook[r]) for r in ref) <= bound * float(IMPACT_STEP) / 2 + 1e-4, q
     finally:
         store.close()
 

@@ -1,5 +1,6 @@
-"""The query path's shortcuts: a new query is encoded in a worker thread while BM25 runs, a repeated one is
-not encoded (nor handed to a thread) at all, and both give the results of the plain sequential path."""
+"""The query path's shortcuts: a new query is encoded and searched densely in a worker thread while BM25 runs,
+a repeated one is not encoded (nor handed to a thread) at all, and both give the results of the plain
+sequential path."""
 
 from __future__ import annotations
 
@@ -20,11 +21,22 @@ def test_new_query_encoded_beside_bm25_repeated_query_not_encoded(seed_index):
             return real(text)
 
         svc._encode_query = spy
+        searched: list[str] = []
+        dense_top = svc.store.dense_top
+
+        def dense_spy(*a, **k):
+            searched.append(threading.current_thread().name)
+            return dense_top(*a, **k)
+
+        svc.store.dense_top = dense_spy
         q = "phòng chống đuối nước cho trẻ em mùa hè"
         first = [(r.chunk_id, r.score) for r in svc.search(q, k=10).results]
         assert len(seen) == 1 and seen[0].startswith("encode-query")
+        assert searched == seen  # the dense search followed the encoding in the worker, beside BM25
         again = [(r.chunk_id, r.score) for r in svc.search(q, k=10).results]
         assert again == first and len(seen) == 1  # answered from the cache, no thread, no encoding
+        assert len(searched) == 2 and searched[1] == threading.current_thread().name
+        del svc.store.dense_top
         # retrieve without the cache probe agrees
         plain = retrieve(svc.store, svc.vocab, q, allowed=None, encode_query=real, cfg=svc.fusion, need=10)
         assert [h.chunk.chunk.chunk_id for h in plain.hits[:10]] == [c for c, _ in first]

@@ -12,7 +12,7 @@ minutes (``eval/RESULTS.md``, round 5): torch fp32 9 chunks/s, ONNX fp32 29–34
   therefore smoothed first (SmoothQuant, :func:`smooth`, α = 0.8: inputs divided per channel by fixed
   scales, weight rows multiplied by them, the same function in fp32). Cosine to fp32 over the seed chunks:
   0.9988 (format 1 kept all twelve in fp32: 0.9991; all twelve int8 unsmoothed: 0.9965). Seeds ~1.3×
-  format 1 (RESULTS.md, round 8) with hybrid Recall@10/MRR@10 and the external set within 0.005.
+  format 1 (RESULTS.md, round 9) with hybrid Recall@10/MRR@10 and the external set within 0.005.
   The smoothing scales are fixed and texts still run alone, so a vector depends on its text only. A model without a
   calibration measured for it (another fingerprint) gets format 1's recipe: all twelve in fp32.
 - **fp32**: the query export (``onnx_query``) with the "passage: " prompt: the same vectors as torch to
@@ -22,7 +22,7 @@ Every text is run on its own (batch of one): no padding is computed, and a text'
 which other texts share its batch. Dynamic quantisation scales activations per tensor, so in a batch a
 chunk's vector would change with its neighbours; batches of 8 or 32 were also slower here (25 and 10/s for
 fp32, against 29/s alone). Static quantisation (fixed activation scales, so batches become sound) and the
-fused graph of ``onnxruntime.transformers`` were measured and not kept (RESULTS.md, round 8). Texts
+fused graph of ``onnxruntime.transformers`` were measured and not kept (RESULTS.md, round 9). Texts
 longer than the model's 512 tokens are cut into overlapping windows (:func:`windows`), each embedded on
 its own.
 

