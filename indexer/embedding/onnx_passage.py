@@ -1,23 +1,30 @@
 """The passage side of indexing in ONNX Runtime, without torch: int8 by default, fp32 on request.
 
 Measured on this 2-core machine (AVX-512 VNNI) over the 123 seed chunks, interleaved runs in the same
-minutes (``eval/RESULTS.md``, round 5): torch fp32 9 chunks/s, ONNX fp32 29–34/s, this int8 ~1.6× fp32 (RESULTS.md, round 5).
+minutes (``eval/RESULTS.md``, round 5): torch fp32 9 chunks/s, ONNX fp32 29–34/s, format-1 int8 ~1.6× fp32.
 
-- **int8** (default): the e5 graph exported with eager attention (the SDPA export adds Where/IsNaN mask
-  ops that took 17–25 % of the time), then dynamically quantised per channel (weights int8, activations
-  per tensor at run time) on every MatMul except the twelve feed-forward output projections, which a
-  sensitivity sweep showed to carry most of the loss (cosine to fp32 over the seed chunks: 0.9965 with
-  everything quantised, 0.9991 with these in fp32). Keeping only layers 4 and 0 in fp32 was ~1.5× faster
-  still but lost 0.006 MRR@10 on the external set (RESULTS.md, round 5); this keeps every figure within
-  0.005 of fp32.
+- **int8** (default, export format 2): the e5 graph exported with eager attention (the SDPA export adds
+  Where/IsNaN mask ops that took 17–25 % of the time), then dynamically quantised per channel (weights int8,
+  activations per tensor at run time) on every MatMul except the feed-forward output projections of layers 0
+  and 4. The feed-forward outputs carry most of the loss: a few GELU channels reach 30–60 where the median
+  is ~1.4 (channel abs max over 323 real chunks, ``eval/smooth_calibration.py``, stored in
+  ``indexer/data``), so a per-tensor activation scale crushes the rest. Each of those projections is
+  therefore smoothed first (SmoothQuant, :func:`smooth`, α = 0.8: inputs divided per channel by fixed
+  scales, weight rows multiplied by them, the same function in fp32). Cosine to fp32 over the seed chunks:
+  0.9988 (format 1 kept all twelve in fp32: 0.9991; all twelve int8 unsmoothed: 0.9965). Seeds ~1.3×
+  format 1 (RESULTS.md, round 9) with hybrid Recall@10/MRR@10 and the external set within 0.005.
+  The smoothing scales are fixed and texts still run alone, so a vector depends on its text only. A model without a
+  calibration measured for it (another fingerprint) gets format 1's recipe: all twelve in fp32.
 - **fp32**: the query export (``onnx_query``) with the "passage: " prompt: the same vectors as torch to
   cosine ≥ 0.9999.
 
 Every text is run on its own (batch of one): no padding is computed, and a text's vector never depends on
 which other texts share its batch. Dynamic quantisation scales activations per tensor, so in a batch a
 chunk's vector would change with its neighbours; batches of 8 or 32 were also slower here (25 and 10/s for
-fp32, against 29/s alone). Texts longer than the model's 512 tokens are cut into overlapping windows
-(:func:`windows`), each embedded on its own.
+fp32, against 29/s alone). Static quantisation (fixed activation scales, so batches become sound) and the
+fused graph of ``onnxruntime.transformers`` were measured and not kept (RESULTS.md, round 9). Texts
+longer than the model's 512 tokens are cut into overlapping windows (:func:`windows`), each embedded on
+its own.
 
     .venv/bin/python -m indexer.embedding.onnx_passage --model .models/multilingual-e5-small   # `make model`
 """
@@ -37,11 +44,18 @@ from indexer.embedding.vectors import Embedded
 VARIANTS = ("int8", "fp32")
 DEFAULT_VARIANT = "int8"
 VARIANT_ENV = "DIRECTIVES_PASSAGE_ENCODER"  # int8 | fp32 | torch
-INT8_SUFFIX = ".passage-int8.onnx"
-INT8_STAMP = ".passage-int8.onnx.json"
-FORMAT = 1
-# the feed-forward output projections kept in fp32 (see the module doc)
-KEEP_FP32 = tuple(f"/bert/encoder/layer.{i}/output/dense/MatMul" for i in range(12))
+# format 2 (smoothed feed-forward outputs) is a new file beside format 1's ".passage-int8.onnx", so a worktree or
+# worker still on format 1 keeps its own export and never reads the other's
+INT8_SUFFIX = ".passage-int8.v2.onnx"
+INT8_STAMP = ".passage-int8.v2.onnx.json"
+FORMAT = 2
+FFN_OUT = "/bert/encoder/layer.{}/output/dense/MatMul"
+# the feed-forward output projections kept in fp32 when the model has no smoothing calibration (see the module doc)
+KEEP_FP32 = tuple(FFN_OUT.format(i) for i in range(12))
+# with the calibration: every projection int8, the feed-forward outputs smoothed first (see the module doc)
+SMOOTH_ALPHA = 0.8
+SMOOTH_KEEP_FP32 = (FFN_OUT.format(0), FFN_OUT.format(4))
+CALIBRATION = Path(__file__).resolve().parents[1] / "data" / "e5-small-ffn-absmax.npz"
 WINDOW_OVERLAP = 128  # tokens shared by consecutive windows of a long text
 
 
@@ -68,6 +82,51 @@ def _file_sha(path: Path) -> str:
     return h.hexdigest()
 
 
+def calibration(model_dir: Path) -> np.ndarray | None:
+    """(layers, intermediate) abs max of each feed-forward output projection's input, measured on real chunks
+    (``eval/smooth_calibration.py``), when it was measured for this very model; else None."""
+    from indexer.embedding.encoder import model_fingerprint
+
+    try:
+        with np.load(CALIBRATION) as z:
+            if str(z["model_fingerprint"]) != model_fingerprint(model_dir):
+                return None
+            return np.asarray(z["absmax"], dtype=np.float32)
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def recipe(model_dir: Path) -> dict:
+    """How the int8 export is made for ``model_dir``: recorded in its stamp, so a change of recipe re-exports."""
+    cal = calibration(model_dir)
+    if cal is None:
+        return {"smooth": None, "keep_fp32": list(KEEP_FP32)}
+    return {"smooth": {"alpha": SMOOTH_ALPHA, "calibration_sha": hashlib.sha256(cal.tobytes()).hexdigest()[:16]},
+            "keep_fp32": list(SMOOTH_KEEP_FP32)}
+
+
+def smooth(model, absmax: np.ndarray, alpha: float) -> None:
+    """SmoothQuant on each feed-forward output projection of an fp32 BERT graph, in place: its input channels
+    are divided by s and the weight's rows multiplied by s (the product is unchanged in exact arithmetic), with
+    s = absmax^alpha / max|W row|^(1-alpha). A few GELU channels reach 30-60 where the median is ~1.4, so a
+    per-tensor int8 scale loses the rest; divided by s they are as easy to quantise as the other projections."""
+    from onnx import helper, numpy_helper
+
+    inits = {i.name: i for i in model.graph.initializer}
+    nodes = list(model.graph.node)
+    for layer, amax in enumerate(absmax):
+        node = next(n for n in nodes if n.name == FFN_OUT.format(layer))
+        w = numpy_helper.to_array(inits[node.input[1]])  # (intermediate, hidden)
+        s = (np.maximum(amax, 1e-5) ** alpha / np.maximum(np.abs(w).max(1), 1e-5) ** (1 - alpha)).astype(np.float32)
+        inits[node.input[1]].CopyFrom(numpy_helper.from_array((w * s[:, None]).astype(np.float32), node.input[1]))
+        inv = f"{node.name}/smooth_inv"
+        model.graph.initializer.append(numpy_helper.from_array((1.0 / s).astype(np.float32), inv))
+        out = f"{node.name}/smoothed_input"
+        mul = helper.make_node("Mul", [node.input[0], inv], [out], name=f"{node.name}/smooth")
+        node.input[0] = out
+        model.graph.node.insert(list(model.graph.node).index(node), mul)
+
+
 def int8_is_current(model_dir: Path) -> bool:
     from indexer.embedding.onnx_query import is_current
 
@@ -78,9 +137,28 @@ def int8_is_current(model_dir: Path) -> bool:
 
         return (int8_path(model_dir).is_file() and is_current(model_dir) and stamp.get("format") == FORMAT
                 and stamp.get("model_fingerprint") == model_fingerprint(model_dir)
-                and stamp.get("keep_fp32") == list(KEEP_FP32))
+                and stamp.get("recipe") == recipe(model_dir))
     except (OSError, ValueError):
         return False
+
+
+def export_eager(model_dir: Path, path: Path) -> Path:
+    """The fp32 e5 graph with eager attention (plain MatMul/Softmax: no SDPA mask ops), what int8 starts from."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from indexer.embedding.onnx_query import pooled_module
+
+    st = SentenceTransformer(str(model_dir), device="cpu").eval()
+    bert = st[0].auto_model.eval()
+    bert.set_attn_implementation("eager")
+    enc = st.tokenizer(["passage: khởi tạo"], return_tensors="pt")
+    with torch.inference_mode():
+        torch.onnx.export(pooled_module(bert), (enc["input_ids"], enc["attention_mask"]), str(path),
+                          input_names=["ids", "mask"], output_names=["vector"], opset_version=17,
+                          dynamo=False, dynamic_axes={"ids": {0: "batch", 1: "tokens"},
+                                                      "mask": {0: "batch", 1: "tokens"}, "vector": {0: "batch"}})
+    return path
 
 
 def export_int8(model_dir: Path) -> Path:
@@ -88,12 +166,9 @@ def export_int8(model_dir: Path) -> Path:
     import tempfile
 
     import onnx
-    import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    from sentence_transformers import SentenceTransformer
 
     from indexer.embedding.encoder import model_fingerprint
-    from indexer.embedding.onnx_query import pooled_module
 
     model_dir = Path(model_dir).resolve()
     out = int8_path(model_dir)
@@ -101,26 +176,21 @@ def export_int8(model_dir: Path) -> Path:
         return out
     stamp = _stamp_path(model_dir)
     stamp.unlink(missing_ok=True)
-    st = SentenceTransformer(str(model_dir), device="cpu").eval()
-    bert = st[0].auto_model.eval()
-    bert.set_attn_implementation("eager")  # plain MatMul/Softmax attention: no SDPA mask ops, fusable
-
-    enc = st.tokenizer(["passage: khởi tạo"], return_tensors="pt")
+    how, cal = recipe(model_dir), calibration(model_dir)
     with tempfile.TemporaryDirectory(dir=model_dir.parent) as tmp:
-        fp32 = Path(tmp) / "eager.onnx"
-        with torch.inference_mode():
-            torch.onnx.export(pooled_module(bert), (enc["input_ids"], enc["attention_mask"]), str(fp32),
-                              input_names=["ids", "mask"], output_names=["vector"], opset_version=17,
-                              dynamo=False, dynamic_axes={"ids": {0: "batch", 1: "tokens"},
-                                                          "mask": {0: "batch", 1: "tokens"}, "vector": {0: "batch"}})
+        fp32 = export_eager(model_dir, Path(tmp) / "eager.onnx")
+        if cal is not None:
+            graph = onnx.load(str(fp32))
+            smooth(graph, cal, SMOOTH_ALPHA)
+            onnx.save(graph, str(fp32))
         part = Path(tmp) / "int8.onnx"
         quantize_dynamic(str(fp32), str(part), weight_type=QuantType.QInt8, per_channel=True,
-                         op_types_to_quantize=["MatMul"], nodes_to_exclude=list(KEEP_FP32),
+                         op_types_to_quantize=["MatMul"], nodes_to_exclude=how["keep_fp32"],
                          extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
         part.chmod(0o644)
         os.replace(part, out)
     stamp.write_text(json.dumps({"format": FORMAT, "model_fingerprint": model_fingerprint(model_dir),
-                                 "keep_fp32": list(KEEP_FP32), "sha256": _file_sha(out)}), encoding="utf-8")
+                                 "recipe": how, "sha256": _file_sha(out)}), encoding="utf-8")
     return out
 
 
