@@ -271,26 +271,17 @@ def test_vectors_of_a_graph_segment_are_read_not_mapped(graph_index, monkeypatch
 def test_a_repeated_query_on_graph_segments_is_searched_beside_bm25(graph_index):
     """With graphs the dense search is long, so a repeated query's (its vector cached) also runs in the worker
     beside BM25; on the seed index without graphs it stays on the request's thread (tests/test_query_path.py)."""
-    import threading
-
     from search_api.service import SearchService
+    from tests.spies import thread_names
 
     _, index = graph_index
     svc = SearchService.open(index)
     try:
-        searched: list[str] = []
-        dense_top = svc.store.dense_top
-
-        def spy(*a, **k):
-            searched.append(threading.current_thread().name)
-            return dense_top(*a, **k)
-
-        svc.store.dense_top = spy
-        q = "tổng đài điện thoại quốc gia bảo vệ trẻ em 111"
-        first = [(r.chunk_id, r.score) for r in svc.search(q, k=10).results]
-        again = [(r.chunk_id, r.score) for r in svc.search(q, k=10).results]
+        with thread_names(svc.store, "dense_top") as searched:
+            q = "tổng đài điện thoại quốc gia bảo vệ trẻ em 111"
+            first = [(r.chunk_id, r.score) for r in svc.search(q, k=10).results]
+            again = [(r.chunk_id, r.score) for r in svc.search(q, k=10).results]
         assert again == first and len(first) == 10
         assert len(searched) == 2 and all(t.startswith("encode-query") for t in searched)
-        del svc.store.dense_top
     finally:
         svc.close()
