@@ -15,7 +15,7 @@ Terms live in two spaces, like the columns of the former FTS5 table: ``e:`` exac
 Syllables such as "trẻ", "em", "công", "tác" are in a large share of all chunks, and scattering their
 postings one by one was most of a query's time at 100k chunks. For a term in at least ``COMMON_SHARE`` of a
 segment's chunks, the per-chunk part of its BM25 weight (which depends only on tf, the chunk's length and
-the average length) is expanded once into a dense float32 row and cached for the generation; a query then
+the average length) is expanded once into a dense row (of 8-bit impacts, below) and cached for the generation; a query then
 adds ``w·idf × row`` in one pass. The row holds exactly the values the postings would give, so which path a
 term takes never changes a score.
 
@@ -23,8 +23,8 @@ A term's part lies in (0, k1 + 1), and it is scored as an **8-bit impact**: roun
 (k1 + 1) / 255, on every path (Lucene quantises norms and impacts the same way, to one byte). Scores stay a
 function of the chunk and the live statistics alone, so segmented and rebuilt indexes still agree bit for bit,
 while a cached dense row takes one byte per chunk instead of four: at a million chunks the rows the benchmark's
-queries touch no longer fit 256 MB as floats (each query rebuilt most of its rows: BM25 p50 37 ms, p95 81 ms,
-against 25 / 45 ms with every row cached). A part moves by at most half a step (0.0043, about 0.4 % of a
+queries touch no longer fit 256 MB as floats (each query rebuilt most of its rows: BM25 p50 38–45 ms, p95
+100–118 ms; with impacts 19–21 / 51–61 ms in the same minutes, README "BM25 at 1M"). A part moves by at most half a step (0.0043, about 0.4 % of a
 typical part); retrieval quality on the gold set and the external set is unchanged (README, eval/RESULTS.md).
 """
 
