@@ -185,6 +185,22 @@ def test_zip_bomb_is_refused_quickly(tmp_path: Path):
     assert time.perf_counter() - t0 < 2
 
 
+def test_a_part_in_a_compression_method_zipfile_cannot_read_is_a_clear_error(tmp_path: Path):
+    """A part stored as Deflate64 (method 9, what some Windows tools write) is refused by name, not crashed on."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("word/document.xml", "<w:document/>")
+        local = z.getinfo("word/document.xml").header_offset
+    data = bytearray(buf.getvalue())
+    data[local + 8:local + 10] = (9).to_bytes(2, "little")  # local header: compression method
+    cd = data.rfind(b"PK\x01\x02")
+    data[cd + 10:cd + 12] = (9).to_bytes(2, "little")  # central directory entry of the last part
+    (tmp_path / "deflate64.docx").write_bytes(bytes(data))
+    with pytest.raises(ReadError, match=r"word/document\.xml uses compression method 9"):
+        read_document(tmp_path / "deflate64.docx")
+
+
 def test_a_lying_zip_header_cannot_inflate_past_its_declared_size(tmp_path: Path):
     """A part whose header under-states its size is cut at that size by zipfile and then fails its CRC."""
     buf = io.BytesIO()

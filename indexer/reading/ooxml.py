@@ -27,6 +27,7 @@ NS = {
     "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
 }
 MAX_PART = 200_000_000  # uncompressed bytes of one part
+INFLATABLE = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)  # what zipfile reads
 MAX_TOTAL = 400_000_000  # of the whole package
 MAX_RATIO = 200  # deflate tops out near 1000:1 on zeros; real XML is 5–30:1
 MAX_PARTS = 5_000
@@ -79,11 +80,13 @@ class Package:
         if not self.has(name):
             return None
         info = self.zf.getinfo(name)
+        if info.compress_type not in INFLATABLE:  # e.g. Deflate64 (9), which zipfile cannot inflate
+            raise ReadError("", f"corrupt .docx: part {name} uses compression method {info.compress_type}, "
+                                "which cannot be read")
         try:
             with self.zf.open(info) as f:
                 data = f.read(MAX_PART + 1)  # zipfile stops at the declared size, then checks the CRC
-        # NotImplementedError: zipfile's answer to a compression method it cannot inflate (not a stub)
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as e:
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
             raise ReadError("", f"corrupt .docx: part {name}: {e}") from e
         if len(data) > MAX_PART:
             raise ReadError("", f"zip bomb: part {name} inflates past {MAX_PART} bytes")
