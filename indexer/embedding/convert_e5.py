@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from indexer.fileio import sha256_file
+
 # Bump when the output layout changes, so existing builds are redone.
 CONVERTER_VERSION = "2"
 SOURCE_FILE = "e5_source.json"
@@ -66,19 +68,11 @@ def source_tokenizer() -> Path:
     return _package_file("semantra_multilingual", "assets", "multilingual-e5-small", "tokenizer.json")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def source_fingerprint() -> str:
     """Hash of everything the build depends on: both source files and the converter version."""
     h = hashlib.sha256(CONVERTER_VERSION.encode())
     for p in (source_q4(), source_tokenizer()):
-        h.update(_sha256(p).encode())
+        h.update(sha256_file(p).encode())
     return h.hexdigest()
 
 

@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.embedding.vectors import Embedded
+from indexer.fileio import sha256_file
 
 VARIANTS = ("int8", "fp32")
 DEFAULT_VARIANT = "int8"
@@ -72,14 +73,6 @@ def int8_path(model_dir: Path) -> Path:
 
 def _stamp_path(model_dir: Path) -> Path:
     return model_dir.parent / (model_dir.name + INT8_STAMP)
-
-
-def _file_sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def calibration(model_dir: Path) -> np.ndarray | None:
@@ -190,7 +183,7 @@ def export_int8(model_dir: Path) -> Path:
         part.chmod(0o644)
         os.replace(part, out)
     stamp.write_text(json.dumps({"format": FORMAT, "model_fingerprint": model_fingerprint(model_dir),
-                                 "recipe": how, "sha256": _file_sha(out)}), encoding="utf-8")
+                                 "recipe": how, "sha256": sha256_file(out)}), encoding="utf-8")
     return out
 
 

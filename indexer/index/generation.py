@@ -29,6 +29,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from indexer.fileio import fsync_path
+
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 REGISTRY = "registry.sqlite"
@@ -68,14 +70,6 @@ class Manifest:
             raise ValueError(f"unknown index format {data.get('format')!r}")
         return cls(data["generation"], list(data["segments"]), {k: list(v) for k, v in data["deleted"].items()},
                    dict(data["meta"]))
-
-
-def fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def current_name(index_dir: Path) -> str | None:

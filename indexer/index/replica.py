@@ -20,13 +20,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from indexer.fileio import fsync_path
 from indexer.index.generation import (
     CURRENT,
     MANIFEST,
     Manifest,
     current_generation,
     current_name,
-    fsync_path,
     segments_dir,
 )
 from indexer.index.segment import check_complete

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.embedding.vectors import Embedded
+from indexer.fileio import fsync_path, sha256_file
 from indexer.index.lexical import PostingsBuilder, SegmentPostings
 from indexer.index.lexical import open_files as open_postings_files
 from indexer.models import Directive
@@ -125,22 +126,6 @@ class SegmentPayload:
     @property
     def n_chunks(self) -> int:
         return sum(len(d.chunks) for d, _ in self.documents)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class SegmentWriter:
@@ -285,14 +270,14 @@ def seal(folder: Path, **info) -> dict:
     if graph is not None:
         info["ann"] = graph
     for name in FILES + ((ANN_FILE,) if graph is not None else ()):
-        _fsync(folder / name)
-        info["files"][name] = _sha(folder / name)
+        fsync_path(folder / name)
+        info["files"][name] = sha256_file(folder / name)
         info["sizes"][name] = (folder / name).stat().st_size
     with open(folder / INFO, "w", encoding="utf-8") as f:
         json.dump(info, f)
         f.flush()
         os.fsync(f.fileno())
-    _fsync(folder)
+    fsync_path(folder)
     return info
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from indexer.fileio import fsync_path, sha256_file
 from indexer.parsing.pipeline import iter_document_files
 from indexer.parsing.sidecar import dump_sidecar, load_sidecar, sidecar_path
 from web.datadir import DataDB
@@ -47,22 +48,6 @@ class Stored:
     sha256: str
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _fsync_dir(d: Path) -> None:
-    fd = os.open(d, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_atomic(path: Path, data: bytes) -> None:
     """Write via a temporary file and ``os.replace``: a reader sees the old file or the new one, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,7 +57,7 @@ def write_atomic(path: Path, data: bytes) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_path(path.parent)
 
 
 class CorpusFiles:
@@ -114,7 +99,7 @@ class CorpusFiles:
             seen.add(rel)
             st = p.stat()
             if known.get(rel) != (st.st_size, st.st_mtime_ns):
-                updates.append((rel, file_sha256(p), st.st_size, st.st_mtime_ns))
+                updates.append((rel, sha256_file(p), st.st_size, st.st_mtime_ns))
         with self.db.tx() as con:
             con.executemany("INSERT OR REPLACE INTO file_hashes (path, sha256, size, mtime_ns) VALUES (?,?,?,?)", updates)
             con.executemany("DELETE FROM file_hashes WHERE path = ?", [(p,) for p in known if p not in seen])
@@ -150,7 +135,7 @@ class CorpusFiles:
         target.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(f.temp_path, 0o644)
         os.replace(f.temp_path, target)
-        _fsync_dir(target.parent)
+        fsync_path(target.parent)
         st = target.stat()
         rel = self.rel(target)
         self.db.con.execute("INSERT OR REPLACE INTO file_hashes (path, sha256, size, mtime_ns) VALUES (?,?,?,?)",
