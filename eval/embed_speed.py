@@ -57,25 +57,27 @@ def _pool_map(embed: Callable, texts: list[str], threads: int, order: list[int] 
     return out
 
 
-def session_encoder(model: Path, onnx_file: Path, threads: int = 1, spinning: bool | None = None):
-    """An int8-variant encoder whose session runs another export (``onnx_file``): a candidate measured as shipped."""
+def session_encoder(model: Path, onnx_file: Path, threads: int = 1, spinning: bool | None = None,
+                    ort_defaults: bool = False):
+    """An int8-variant encoder whose session runs another export (``onnx_file``): a candidate measured as shipped
+    (the shipped int8 session options), or with ONNX Runtime's default optimisers (how format 2 and older ran)."""
     import onnxruntime as ort
 
-    from indexer.embedding.onnx_passage import OnnxPassageEncoder
+    from indexer.embedding.onnx_passage import OnnxPassageEncoder, session_options
 
     enc = OnnxPassageEncoder(model, "fp32", threads=threads)  # its tokenizer and prompt; the session is replaced
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts, disabled = session_options("int8", threads)
     if spinning is not None:
         opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
-    enc.session = ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
+    enc.session = ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"],
+                                       disabled_optimizers=None if ort_defaults else disabled)
     return enc
 
 
 def batched(enc, size: int) -> Callable[[list[str]], list]:
     """Embed-many in length-sorted batches of ``size`` windows, right-padded and masked: only sound for an export
-    whose activation scales are fixed (static quantisation), else a chunk's vector depends on its neighbours."""
+    whose activation scales are fixed (static quantisation), else a chunk's vector depends on its neighbours, and
+    whose attention reads the mask (format 3's MultiHeadAttention does not: padded rows would be wrong)."""
     from indexer.embedding.vectors import Embedded
 
     def run(texts: list[str]) -> list:
@@ -102,10 +104,12 @@ def batched(enc, size: int) -> Callable[[list[str]], list]:
     return run
 
 
-def configs(model: Path, candidates: dict[str, Path] | None = None, batch_sizes: tuple[int, ...] = ()) -> dict[str, Callable[[list[str]], list]]:
+def configs(model: Path, candidates: dict[str, Path] | None = None, batch_sizes: tuple[int, ...] = (),
+            default_candidates: dict[str, Path] | None = None) -> dict[str, Callable[[list[str]], list]]:
     """name → embed-many function; the first is the baseline. "shipped" is ``PassageEncoder.embed_many`` as the
     build calls it (``EMBED_STEP`` texts at a time). ``candidates`` (name → ONNX file) run the same way, 2
-    callers sharing one session with 1 intra-op thread."""
+    callers sharing one session with 1 intra-op thread; ``default_candidates`` too, with ONNX Runtime's default
+    optimisers (an older format as it shipped)."""
     from indexer.build import EMBED_STEP
     from indexer.embedding.encoder import PassageEncoder
     from indexer.embedding.onnx_passage import OnnxPassageEncoder
@@ -137,8 +141,9 @@ def configs(model: Path, candidates: dict[str, Path] | None = None, batch_sizes:
         return out
 
     out = {"shipped (2 callers x 1 intra-op thread, input order)": stepped(shipped.embed_many)}
-    for name, path in (candidates or {}).items():
-        enc = session_encoder(model, path)
+    runs = [(n, p, False) for n, p in (candidates or {}).items()]
+    for name, path, defaults in runs + [(n, p, True) for n, p in (default_candidates or {}).items()]:
+        enc = session_encoder(model, path, ort_defaults=defaults)
         out[name] = stepped(lambda t, enc=enc: _pool_map(enc.embed, t, 2))
         for size in batch_sizes:
             out[f"{name} batch {size}"] = stepped(batched(enc, size))
@@ -196,12 +201,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default=str(REPO / ".models" / "multilingual-e5-small"))
     p.add_argument("--candidate", action="append", default=[], metavar="NAME=FILE.onnx",
                    help="another passage export to run as shipped (repeatable)")
+    p.add_argument("--candidate-ort-defaults", action="append", default=[], metavar="NAME=FILE.onnx",
+                   help="a candidate run with ONNX Runtime's default optimisers, as format 2 and older shipped")
     p.add_argument("--batch", default="", help="comma list of batch sizes to run each candidate at too")
     p.add_argument("--fp32", action="store_true", help="also report each configuration's cosine to the fp32 encoder")
     p.add_argument("--out", default=str(REPO / "eval" / "out" / "embed_speed.json"))
     args = p.parse_args(argv)
     cands = {c.split("=", 1)[0]: Path(c.split("=", 1)[1]) for c in args.candidate}
-    fns = configs(Path(args.model), cands, tuple(int(b) for b in args.batch.split(",") if b))
+    olds = {c.split("=", 1)[0]: Path(c.split("=", 1)[1]) for c in args.candidate_ort_defaults}
+    fns = configs(Path(args.model), cands, tuple(int(b) for b in args.batch.split(",") if b), olds)
     if args.only:
         want = [w.strip() for w in args.only.split(",")]
         fns = {k: v for w in want for k, v in fns.items() if k.startswith(w)}

@@ -1,5 +1,6 @@
-"""The int8 passage export (format 2): smoothing is exact in fp32, the int8 vectors stay close to fp32 on the
-seed chunks, and an export or index made by another recipe is never taken for this one."""
+"""The int8 passage export (format 3): smoothing and the attention rewrite are exact in fp32, the int8 session
+runs without the slow fused layer norm, the int8 vectors stay close to fp32 on the seed chunks, and an export or
+index made by another recipe is never taken for this one."""
 
 from __future__ import annotations
 
@@ -30,12 +31,17 @@ def texts() -> list[str]:
     return [c.text for d in docs for c in d.chunks]
 
 
+@pytest.fixture(scope="module")
+def eager(model_dir: Path, tmp_path_factory) -> Path:
+    return op.export_eager(model_dir, tmp_path_factory.mktemp("eager") / "eager.onnx")
+
+
 def _run(session, windows: list[list[int]]) -> np.ndarray:
     return np.stack([session.run(None, {"ids": np.asarray([w]), "mask": np.ones((1, len(w)), np.int64)})[0][0]
                      for w in windows])
 
 
-def test_smoothing_changes_nothing_in_fp32(model_dir: Path, texts: list[str], tmp_path: Path) -> None:
+def test_smoothing_changes_nothing_in_fp32(model_dir: Path, eager: Path, texts: list[str], tmp_path: Path) -> None:
     """Dividing the GELU outputs by s and multiplying the weight rows by s is the same function: the smoothed
     fp32 graph gives the unsmoothed vectors, so all the int8 loss is quantisation's."""
     import onnx
@@ -43,7 +49,7 @@ def test_smoothing_changes_nothing_in_fp32(model_dir: Path, texts: list[str], tm
 
     cal = op.calibration(model_dir)
     assert cal is not None and cal.shape == (12, 1536) and cal.max() > 30 * np.median(cal)  # the outlier channels
-    plain = op.export_eager(model_dir, tmp_path / "eager.onnx")
+    plain = eager
     graph = onnx.load(str(plain))
     op.smooth(graph, cal, op.SMOOTH_ALPHA)
     assert sum(n.op_type == "Mul" and n.name.endswith("/smooth") for n in graph.graph.node) == 12
@@ -55,10 +61,55 @@ def test_smoothing_changes_nothing_in_fp32(model_dir: Path, texts: list[str], tm
     assert np.abs(a - b).max() < 1e-4
 
 
+def test_the_attention_rewrite_is_the_same_function_for_an_unpadded_text(model_dir: Path, eager: Path,
+                                                                        texts: list[str], tmp_path: Path) -> None:
+    """Twelve MultiHeadAttention nodes replace the eager attention (no Softmax; the mask reaches the pooling only) and give
+    the eager graph's vectors for a text run alone, the long windowed ones included."""
+    import onnx
+    import onnxruntime as ort
+
+    graph = onnx.load(str(eager))
+    assert op.fuse_attention(graph, 12) == 12
+    ops = [n.op_type for n in graph.graph.node]
+    assert ops.count("MultiHeadAttention") == 12 and "Softmax" not in ops
+    assert [n.name for n in graph.graph.node if "mask" in n.input] == ["/Unsqueeze"]  # only the mean pooling
+    onnx.save(graph, str(tmp_path / "mha.onnx"))
+    enc = op.OnnxPassageEncoder(model_dir, "fp32", threads=1)
+    long = max(texts, key=len)
+    windows = [w for t in texts[::6] + [long] for w in enc.token_windows(t)]
+    assert max(len(w) for w in windows) == enc.max_length  # a full 512-token window is among them
+    a = _run(ort.InferenceSession(str(eager), providers=["CPUExecutionProvider"]), windows)
+    b = _run(ort.InferenceSession(str(tmp_path / "mha.onnx"), providers=["CPUExecutionProvider"]), windows)
+    assert np.abs(a - b).max() < 1e-4
+    with pytest.raises(ValueError, match="no eager BERT self-attention"):
+        op.fuse_attention(graph, 12)  # already rewritten: nothing left to fuse is an error, not a silent no-op
+
+
+def test_the_int8_session_keeps_add_and_layer_norm_apart(model_dir: Path, tmp_path: Path) -> None:
+    """ONNX Runtime would fuse them into SkipLayerNormalization, the slow kernel here (it does with the default
+    optimisers: format 2 ran so); the fp32 session keeps ONNX Runtime's defaults."""
+    import onnx
+    import onnxruntime as ort
+
+    def optimised(disabled: list[str] | None) -> list[str]:
+        opts, _ = op.session_options("int8", 1)
+        opts.optimized_model_filepath = str(tmp_path / f"{bool(disabled)}.onnx")
+        ort.InferenceSession(str(op.int8_path(model_dir)), opts, providers=["CPUExecutionProvider"],
+                             disabled_optimizers=disabled)
+        return [n.op_type for n in onnx.load(opts.optimized_model_filepath, load_external_data=False).graph.node]
+
+    opts, disabled = op.session_options("int8", 1)
+    int8 = optimised(disabled)
+    assert "SkipLayerNormalization" not in int8 and int8.count("LayerNormalization") == 25
+    assert int8.count("MultiHeadAttention") == 12 and "DynamicQuantizeMatMul" in int8
+    assert optimised(None).count("SkipLayerNormalization") == 24  # what the option prevents
+    assert op.session_options("fp32", 1)[1] is None
+
+
 def test_int8_stays_close_to_fp32_on_the_seed_chunks(model_dir: Path, texts: list[str]) -> None:
     int8, fp32 = op.OnnxPassageEncoder(model_dir, "int8", threads=1), op.OnnxPassageEncoder(model_dir, "fp32", threads=1)
     cos = np.asarray([float(int8.embed(t).vector @ fp32.embed(t).vector) for t in texts])
-    assert cos.mean() > 0.9985 and cos.min() > 0.997, (cos.mean(), cos.min())  # measured 0.9988 / 0.9979
+    assert cos.mean() > 0.9985 and cos.min() > 0.997, (cos.mean(), cos.min())  # measured 0.9988 / 0.9981
     again = op.OnnxPassageEncoder(model_dir, "int8", threads=1)
     assert np.array_equal(again.embed(texts[0]).vector, int8.embed(texts[0]).vector)  # deterministic
 
@@ -74,12 +125,14 @@ def test_the_stamp_names_the_recipe_and_the_calibration_is_tied_to_its_model(mod
         np.savez(tmp_path / "other.npz", absmax=z["absmax"], model_fingerprint=np.str_("0" * 64))
     monkeypatch.setattr(op, "CALIBRATION", tmp_path / "other.npz")
     assert op.calibration(model_dir) is None
-    assert op.recipe(model_dir) == {"smooth": None, "keep_fp32": list(op.KEEP_FP32)}
+    assert op.recipe(model_dir) == {"smooth": None, "keep_fp32": list(op.KEEP_FP32), "attention": op.ATTENTION_OP,
+                                    "disabled_optimizers": list(op.DISABLED_OPTIMIZERS)}
     assert not op.int8_is_current(model_dir)
 
 
-def test_an_index_of_the_format_1_encoder_is_re_embedded(model_dir: Path, tmp_path: Path) -> None:
-    """What guards old vectors: the index records the encoder id, and format 1's id is not format 2's."""
+def test_an_index_of_an_older_format_is_re_embedded(model_dir: Path, tmp_path: Path) -> None:
+    """What guards old vectors: the index records the encoder id, and neither format 1's nor format 2's id is
+    format 3's."""
     from indexer.build import _same_model, build_index
     from indexer.index.store import IndexStore
 
@@ -90,5 +143,6 @@ def test_an_index_of_the_format_1_encoder_is_re_embedded(model_dir: Path, tmp_pa
     meta = dict(IndexStore.open(tmp_path / "index").meta)
     assert meta["fingerprint"] == model_fingerprint(model_dir)
     assert _same_model(meta, meta["model_spec"], "int8")
-    old = meta | {"passage_encoder": "onnx-int8:1:81dba755585560699"}  # the format-1 export's id
-    assert not _same_model(old, meta["model_spec"], "int8")
+    assert meta["passage_encoder"].startswith("onnx-int8:3:")
+    for old_id in ("onnx-int8:1:81dba755585560699", "onnx-int8:2:a1bf5ee78804150a"):  # the older exports' ids
+        assert not _same_model(meta | {"passage_encoder": old_id}, meta["model_spec"], "int8")
