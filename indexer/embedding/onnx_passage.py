@@ -3,26 +3,32 @@
 Measured on this 2-core machine (AVX-512 VNNI) over the 123 seed chunks, interleaved runs in the same
 minutes (``eval/RESULTS.md``, round 5): torch fp32 9 chunks/s, ONNX fp32 29–34/s, format-1 int8 ~1.6× fp32.
 
-- **int8** (default, export format 2): the e5 graph exported with eager attention (the SDPA export adds
+- **int8** (default, export format 3): the e5 graph exported with eager attention (the SDPA export adds
   Where/IsNaN mask ops that took 17–25 % of the time), then dynamically quantised per channel (weights int8,
   activations per tensor at run time) on every MatMul except the feed-forward output projections of layers 0
   and 4. The feed-forward outputs carry most of the loss: a few GELU channels reach 30–60 where the median
   is ~1.4 (channel abs max over 323 real chunks, ``eval/smooth_calibration.py``, stored in
   ``indexer/data``), so a per-tensor activation scale crushes the rest. Each of those projections is
   therefore smoothed first (SmoothQuant, :func:`smooth`, α = 0.8: inputs divided per channel by fixed
-  scales, weight rows multiplied by them, the same function in fp32). Cosine to fp32 over the seed chunks:
-  0.9988 (format 1 kept all twelve in fp32: 0.9991; all twelve int8 unsmoothed: 0.9965). Seeds ~1.3×
-  format 1 (RESULTS.md, round 9) with hybrid Recall@10/MRR@10 and the external set within 0.005.
-  The smoothing scales are fixed and texts still run alone, so a vector depends on its text only. A model without a
-  calibration measured for it (another fingerprint) gets format 1's recipe: all twelve in fp32.
+  scales, weight rows multiplied by them, the same function in fp32). Format 3 adds two things that only
+  change speed (RESULTS.md, round 10): each layer's attention becomes one ``MultiHeadAttention`` on the
+  quantised Q, K, V projections (:func:`fuse_attention`; no mask, since every text runs unpadded), and the
+  session keeps Add and LayerNormalization apart (ONNX Runtime 1.32's fused SkipLayerNormalization kernel
+  took 6.5× their time here). Seeds 1.21× format 2 (46.5 against 37.6 chunks/s in the same rounds); cosine
+  to fp32 over the seed chunks 0.9988 mean / 0.9981 min (format 2: 0.9988 / 0.9978); hybrid Recall@10 /
+  MRR@10 and the external set within 0.005 of format 2. Quantising layers 0 and 4 too (1.07× more) lost
+  0.007–0.014 Recall@10 on the gold set, so they stay fp32. The smoothing scales are fixed and texts still
+  run alone, so a vector depends on its text only. A model without a calibration measured for it (another
+  fingerprint) gets format 1's exclusions: all twelve in fp32.
 - **fp32**: the query export (``onnx_query``) with the "passage: " prompt: the same vectors as torch to
   cosine ≥ 0.9999.
 
 Every text is run on its own (batch of one): no padding is computed, and a text's vector never depends on
 which other texts share its batch. Dynamic quantisation scales activations per tensor, so in a batch a
 chunk's vector would change with its neighbours; batches of 8 or 32 were also slower here (25 and 10/s for
-fp32, against 29/s alone). Static quantisation (fixed activation scales, so batches become sound) and the
-fused graph of ``onnxruntime.transformers`` were measured and not kept (RESULTS.md, round 9). Texts
+fp32, against 29/s alone), and format 3's attention reads no mask, so padded rows would be wrong. Static quantisation (fixed activation scales, so batches become sound) and the
+fused graph of ``onnxruntime.transformers`` (QAttention) were measured and not kept (RESULTS.md, round 9),
+nor ``MatMulNBits`` block quantisation (round 10: 8-bit blocks kept cosine 0.9999 but ran at 0.6–0.75×). Texts
 longer than the model's 512 tokens are cut into overlapping windows (:func:`windows`), each embedded on
 its own.
 
