@@ -7,7 +7,7 @@ occurs nowhere would score zero forever without anyone noticing, so it stops the
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -132,13 +132,15 @@ def _docs_by_place(svc: Any) -> dict[str, str]:
     return {normalize_marker(d.place): d.doc_id for d in svc.documents()}
 
 
-def predicted_pairs(svc: Any, doc_a: str, doc_b: str, align_cfg: Any = None) -> list[tuple[Unit, Unit]]:
+def predicted_pairs(svc: Any, doc_a: str, doc_b: str, align_cfg: Any = None,
+                    aligner: Callable[[str, str], Any] | None = None) -> list[tuple[Unit, Unit]]:
     """The comparison's aligned pairs as ((place, text), (place, text)), unit heading included; the units a
-    many-to-one group ("tách"/"gộp") joins count as pairs with the group's other side."""
+    many-to-one group ("tách"/"gộp") joins count as pairs with the group's other side. ``aligner(doc_a, doc_b)``
+    replaces the comparison's own alignment (eval/align_assign.py scores other matchings this way)."""
     from search_api.alignment.compare import alignment_of
 
     place = {d.doc_id: d.place for d in svc.documents()}
-    al = alignment_of(svc, doc_a, doc_b, align_cfg)
+    al = aligner(doc_a, doc_b) if aligner else alignment_of(svc, doc_a, doc_b, align_cfg)
     out = []
     for p in al.links():
         ua, ub = al.a.units[p.a], al.b.units[p.b]
@@ -146,7 +148,8 @@ def predicted_pairs(svc: Any, doc_a: str, doc_b: str, align_cfg: Any = None) -> 
     return out
 
 
-def evaluate_alignments(svc: Any, gold: Gold, align_cfg: Any = None) -> AlignmentResult | None:
+def evaluate_alignments(svc: Any, gold: Gold, align_cfg: Any = None,
+                        aligner: Callable[[str, str], Any] | None = None) -> AlignmentResult | None:
     """Micro P/R/F1 over every document pair the gold alignments mention (predictions anchored on gold units)."""
     if not gold.alignments:
         return None
@@ -164,7 +167,7 @@ def evaluate_alignments(svc: Any, gold: Gold, align_cfg: Any = None) -> Alignmen
                 raise MarkerError(f"alignment place {p!r} is not an indexed document's place")
         gold_pairs = alignments_between(gold.alignments, pa, pb)
         rels = [r for pair in gold_pairs for r in pair]
-        pred = predicted_pairs(svc, places[normalize_marker(pa)], places[normalize_marker(pb)], align_cfg)
+        pred = predicted_pairs(svc, places[normalize_marker(pa)], places[normalize_marker(pb)], align_cfg, aligner)
         pred = [p for p in pred if any(_rel(u, r) for u in p for r in rels)]  # others cannot be judged
         p_, r_, f_ = precision_recall_f1(pred, gold_pairs, unit_pair_matches)
         per_pair[f"{pa} ↔ {pb}"] = {"precision": round(p_, 4), "recall": round(r_, 4), "f1": round(f_, 4),

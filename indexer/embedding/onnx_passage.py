@@ -11,7 +11,7 @@ minutes (``eval/RESULTS.md``, round 5): torch fp32 9 chunks/s, ONNX fp32 29–34
   ``indexer/data``), so a per-tensor activation scale crushes the rest. Each of those projections is
   therefore smoothed first (SmoothQuant, :func:`smooth`, α = 0.8: inputs divided per channel by fixed
   scales, weight rows multiplied by them, the same function in fp32). Format 3 adds two things that only
-  change speed (RESULTS.md, round 10): each layer's attention becomes one ``MultiHeadAttention`` on the
+  change speed (RESULTS.md, round 11): each layer's attention becomes one ``MultiHeadAttention`` on the
   quantised Q, K, V projections (:func:`fuse_attention`; no mask, since every text runs unpadded), and the
   session keeps Add and LayerNormalization apart (ONNX Runtime 1.32's fused SkipLayerNormalization kernel
   took 6.5× their time here). Seeds 1.21× format 2 (46.5 against 37.6 chunks/s in the same rounds); cosine
@@ -28,7 +28,7 @@ which other texts share its batch. Dynamic quantisation scales activations per t
 chunk's vector would change with its neighbours; batches of 8 or 32 were also slower here (25 and 10/s for
 fp32, against 29/s alone), and format 3's attention reads no mask, so padded rows would be wrong. Static quantisation (fixed activation scales, so batches become sound) and the
 fused graph of ``onnxruntime.transformers`` (QAttention) were measured and not kept (RESULTS.md, round 9),
-nor ``MatMulNBits`` block quantisation (round 10: 8-bit blocks kept cosine 0.9999 but ran at 0.6–0.75×). Texts
+nor ``MatMulNBits`` block quantisation (round 11: 8-bit blocks kept cosine 0.9999 but ran at 0.6–0.75×). Texts
 longer than the model's 512 tokens are cut into overlapping windows (:func:`windows`), each embedded on
 its own.
 
@@ -57,7 +57,7 @@ INT8_SUFFIX = ".passage-int8.v3.onnx"
 INT8_STAMP = ".passage-int8.v3.onnx.json"
 FORMAT = 3
 # ONNX Runtime 1.32 fuses Add + LayerNormalization into SkipLayerNormalization at session load; that kernel took
-# 330 us where the two ops take 51 us on (1, 155, 384) here (eval/RESULTS.md, round 10), so the int8 session keeps
+# 330 us where the two ops take 51 us on (1, 155, 384) here (eval/RESULTS.md, round 11), so the int8 session keeps
 # them apart. It changes the last bits, so it is part of the recipe (and of the encoder id through FORMAT).
 DISABLED_OPTIMIZERS = ("SkipLayerNormFusion",)
 ATTENTION_OP = "MultiHeadAttention"  # com.microsoft, on the Q, K, V projections; no mask (texts run alone)

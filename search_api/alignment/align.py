@@ -473,7 +473,14 @@ def _assign(sim: np.ndarray, rows: list[int], cols: list[int], threshold: float)
 def align(a: DocUnits, b: DocUnits, cfg: AlignConfig | None = None) -> Alignment:
     """Align two documents' units one-to-one, choosing per task whether its items align better than the whole."""
     cfg = cfg or AlignConfig()
-    sim, margin, dense, lex = similarity(a, b, cfg)
+    return match(a, b, cfg, *similarity(a, b, cfg))
+
+
+def match(a: DocUnits, b: DocUnits, cfg: AlignConfig, sim: np.ndarray, margin: np.ndarray, dense: np.ndarray,
+          lex: np.ndarray) -> Alignment:
+    """The matching stage of ``align`` on given matrices: maximise the total ``margin`` above the threshold
+    over the split choices, then joins (``sim`` picks a join's partner). Separate so that eval/align_assign.py
+    can score other matrices with the same matching."""
     def bundles(du: DocUnits) -> set[int]:
         return {gi for gi, g in enumerate(du.groups) if g.items and du.units[g.whole].agency} \
             if cfg.split_agency else set()
