@@ -150,9 +150,11 @@ def test_long_chunks_are_found_by_a_phrase_from_their_end(seed_index):
             sims = st.dense_scores(rows, q)
             best, first = float(st.dense_scores([r], q)[0]), float(st.vectors([r])[0] @ q)
             assert best > first, cid
-            assert int((sims > best).sum()) <= 3, cid  # found near the top by its tail …
+            # found near the top by its tail … (chunks above it, worst of the five: fp32 3, int8 format 2 3, format 3
+            # 4 — lang-son-2023~III.2; its first window alone has 29-31 above it)
+            assert int((sims > best).sum()) <= 4, cid
             assert int((sims > first).sum()) > 5, cid  # … which its first window alone would not do
-            assert r in st.dense_top(q, 4)
+            assert r in st.dense_top(q, 5)
     finally:
         svc.close()
 
