@@ -10,11 +10,11 @@ minutes (``eval/RESULTS.md``, round 5): torch fp32 9 chunks/s, ONNX fp32 29–34
   is ~1.4 (channel abs max over 323 real chunks, ``eval/smooth_calibration.py``, stored in
   ``indexer/data``), so a per-tensor activation scale crushes the rest. Each of those projections is
   therefore smoothed first (SmoothQuant, :func:`smooth`, α = 0.8: inputs divided per channel by fixed
-  scales, weight rows multiplied by them, the same function in fp32). Format 3 adds two things that only
-  change speed (RESULTS.md, round 11): each layer's attention becomes one ``MultiHeadAttention`` on the
+  scales, weight rows multiplied by them, the same function in fp32). Format 3 adds two things for speed
+  (they move only the last bits; RESULTS.md, round 11): each layer's attention becomes one ``MultiHeadAttention`` on the
   quantised Q, K, V projections (:func:`fuse_attention`; no mask, since every text runs unpadded), and the
   session keeps Add and LayerNormalization apart (ONNX Runtime 1.32's fused SkipLayerNormalization kernel
-  took 6.5× their time here). Seeds 1.21× format 2 (46.5 against 37.6 chunks/s in the same rounds); cosine
+  took 6.5× their time here). Seeds 1.21–1.26× format 2 (50.2 against 39.8 chunks/s in the same rounds); cosine
   to fp32 over the seed chunks 0.9988 mean / 0.9981 min (format 2: 0.9988 / 0.9978); hybrid Recall@10 /
   MRR@10 and the external set within 0.005 of format 2. Quantising layers 0 and 4 too (1.07× more) lost
   0.007–0.014 Recall@10 on the gold set, so they stay fp32. The smoothing scales are fixed and texts still
