@@ -14,7 +14,9 @@ minutes (``eval/RESULTS.md``, round 5): torch fp32 9 chunks/s, ONNX fp32 29–34
   0.9988 (format 1 kept all twelve in fp32: 0.9991; all twelve int8 unsmoothed: 0.9965). Seeds ~1.3×
   format 1 (RESULTS.md, round 9) with hybrid Recall@10/MRR@10 and the external set within 0.005.
   The smoothing scales are fixed and texts still run alone, so a vector depends on its text only. A model without a
-  calibration measured for it (another fingerprint) gets format 1's recipe: all twelve in fp32.
+  calibration measured for it (another fingerprint) gets format 1's recipe: all twelve in fp32. The weights
+  are saved outside the graph (``int8_data_path``) so every process maps them; a search server encodes its
+  queries with this same graph (``onnx_query``).
 - **fp32**: the query export (``onnx_query``) with the "passage: " prompt: the same vectors as torch to
   cosine ≥ 0.9999.
 
@@ -69,6 +71,12 @@ def resolve_variant(variant: str | None) -> str:
 
 def int8_path(model_dir: Path) -> Path:
     return model_dir.parent / (model_dir.name + INT8_SUFFIX)
+
+
+def int8_data_path(model_dir: Path) -> Path:
+    """The int8 graph's weights, outside it: ONNX Runtime maps this file instead of copying ~400 MB into the heap of
+    every process that loads it (a search server encodes its queries with this graph too, ``onnx_query``)."""
+    return model_dir.parent / (model_dir.name + INT8_SUFFIX + ".data")
 
 
 def _stamp_path(model_dir: Path) -> Path:
@@ -128,7 +136,8 @@ def int8_is_current(model_dir: Path) -> bool:
         stamp = json.loads(_stamp_path(model_dir).read_text(encoding="utf-8"))
         from indexer.embedding.encoder import model_fingerprint
 
-        return (int8_path(model_dir).is_file() and is_current(model_dir) and stamp.get("format") == FORMAT
+        return (int8_path(model_dir).is_file() and int8_data_path(model_dir).is_file() and is_current(model_dir)
+                and stamp.get("format") == FORMAT and stamp.get("layout") == "external-data"
                 and stamp.get("model_fingerprint") == model_fingerprint(model_dir)
                 and stamp.get("recipe") == recipe(model_dir))
     except (OSError, ValueError):
@@ -180,10 +189,17 @@ def export_int8(model_dir: Path) -> Path:
         quantize_dynamic(str(fp32), str(part), weight_type=QuantType.QInt8, per_channel=True,
                          op_types_to_quantize=["MatMul"], nodes_to_exclude=how["keep_fp32"],
                          extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
-        part.chmod(0o644)
-        os.replace(part, out)
-    stamp.write_text(json.dumps({"format": FORMAT, "model_fingerprint": model_fingerprint(model_dir),
-                                 "recipe": how, "sha256": sha256_file(out)}), encoding="utf-8")
+        data = int8_data_path(model_dir)
+        staged = Path(tmp) / "final" / out.name
+        staged.parent.mkdir()
+        onnx.save_model(onnx.load(str(part)), str(staged), save_as_external_data=True, all_tensors_to_one_file=True,
+                        location=data.name, size_threshold=1024)
+        for f in (staged.with_name(data.name), staged):  # the weights first: the graph names them
+            f.chmod(0o644)
+            os.replace(f, data if f.name == data.name else out)
+    digest = hashlib.sha256((sha256_file(out) + sha256_file(data)).encode()).hexdigest()
+    stamp.write_text(json.dumps({"format": FORMAT, "layout": "external-data", "model_fingerprint": model_fingerprint(model_dir),
+                                 "recipe": how, "sha256": digest}), encoding="utf-8")
     return out
 
 
