@@ -145,3 +145,25 @@ def test_an_index_of_an_older_format_is_re_embedded(model_dir: Path, tmp_path: P
     assert meta["passage_encoder"].startswith("onnx-int8:3:")
     for old_id in ("onnx-int8:1:81dba755585560699", "onnx-int8:2:a1bf5ee78804150a"):  # the older exports' ids
         assert not _same_model(meta | {"passage_encoder": old_id}, meta["model_spec"], "int8")
+
+
+def test_int8_weights_live_outside_the_graph_and_count_in_its_id(model_dir: Path, tmp_path: Path) -> None:
+    """ONNX Runtime maps external weights instead of copying them into each process's heap (a search server loads
+    this graph for its queries); the id covers the weights too, and an export whose weights are missing is stale."""
+    import json
+
+    from indexer.fileio import sha256_file
+
+    graph, data = op.int8_path(model_dir), op.int8_data_path(model_dir)
+    assert graph.stat().st_size < 5_000_000 < 300_000_000 < data.stat().st_size
+    stamp = json.loads(op._stamp_path(model_dir).read_text(encoding="utf-8"))
+    assert stamp["layout"] == "external-data" and stamp["sha256"] != sha256_file(graph)
+    # the same exports seen from another directory, all but the int8 weights
+    fake = tmp_path / model_dir.name
+    fake.symlink_to(model_dir)
+    for f in model_dir.parent.glob(model_dir.name + ".*"):
+        if f != data:
+            (tmp_path / f.name).symlink_to(f)
+    assert not op.int8_is_current(fake)
+    (tmp_path / data.name).symlink_to(data)
+    assert op.int8_is_current(fake)

@@ -26,6 +26,7 @@ DEFAULT_MODEL_DIR = REPO_ROOT / ".models" / "multilingual-e5-small"
 MODEL_ENV = "DIRECTIVES_MODEL"
 THREADS_ENV = "DIRECTIVES_THREADS"
 ONNX_ENV = "DIRECTIVES_ONNX"  # "0": encode queries with torch even when an ONNX export exists
+QUERY_VARIANT_ENV = "DIRECTIVES_QUERY_ENCODER"  # int8 (default when exported) | fp32: indexer/embedding/onnx_query.py
 ONNX_THREADS_ENV = "DIRECTIVES_ONNX_THREADS"  # ONNX Runtime threads (default 2; they sleep when idle)
 log = logging.getLogger(__name__)
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".onnx")
@@ -164,8 +165,9 @@ class Encoder:
         _setup_env()
         key = _resolve(name_or_path)
         local = Path(key)
+        slot = f"query-only:{os.environ.get(QUERY_VARIANT_ENV, '')}:{key}"  # one per asked query variant
         with _lock:
-            enc = _cache.get("query-only:" + key)
+            enc = _cache.get(slot)
             if enc is None:
                 if not local.is_dir():
                     return None
@@ -173,19 +175,21 @@ class Encoder:
                 enc._onnx = enc._load_onnx()
                 if enc._onnx is None:
                     return None
-                _cache["query-only:" + key] = enc
+                _cache[slot] = enc
             return enc
 
     def _load_onnx(self):
         """The ONNX Runtime encoder, when an export of exactly these weights exists (`make model`)."""
         if self._local_dir is None or os.environ.get(ONNX_ENV, "1") == "0":
             return None
-        try:
-            from indexer.embedding.onnx_query import OnnxQueryEncoder, is_current
+        from indexer.embedding.onnx_query import OnnxQueryEncoder, is_current, query_variant
 
-            if not is_current(self._local_dir):
-                return None
-            return OnnxQueryEncoder(self._local_dir, int(os.environ.get(ONNX_THREADS_ENV) or min(2, os.cpu_count() or 1)))
+        if not is_current(self._local_dir):
+            return None
+        variant = query_variant(self._local_dir)  # a wrong DIRECTIVES_QUERY_ENCODER is an error, not a fallback
+        try:
+            return OnnxQueryEncoder(self._local_dir, int(os.environ.get(ONNX_THREADS_ENV) or min(2, os.cpu_count() or 1)),
+                                    variant)
         except Exception as e:  # onnxruntime missing or a broken export: torch still works, just slower
             log.warning("ONNX query encoder unavailable (%s); using torch", e)
             return None

@@ -11,7 +11,7 @@ minutes (``eval/RESULTS.md``, round 5): torch fp32 9 chunks/s, ONNX fp32 29–34
   ``indexer/data``), so a per-tensor activation scale crushes the rest. Each of those projections is
   therefore smoothed first (SmoothQuant, :func:`smooth`, α = 0.8: inputs divided per channel by fixed
   scales, weight rows multiplied by them, the same function in fp32). Format 3 adds two things for speed
-  (they move only the last bits; RESULTS.md, round 11): each layer's attention becomes one ``MultiHeadAttention`` on the
+  (they move only the last bits; RESULTS.md, round 12): each layer's attention becomes one ``MultiHeadAttention`` on the
   quantised Q, K, V projections (:func:`fuse_attention`; no mask, since every text runs unpadded), and the
   session keeps Add and LayerNormalization apart (ONNX Runtime 1.32's fused SkipLayerNormalization kernel
   took 6.5× their time here). Seeds 1.21–1.26× format 2 (50.2 against 39.8 chunks/s in the same rounds); cosine
@@ -19,7 +19,9 @@ minutes (``eval/RESULTS.md``, round 5): torch fp32 9 chunks/s, ONNX fp32 29–34
   MRR@10 and the external set within 0.005 of format 2. Quantising layers 0 and 4 too (1.07× more) lost
   0.007–0.014 Recall@10 on the gold set, so they stay fp32. The smoothing scales are fixed and texts still
   run alone, so a vector depends on its text only. A model without a calibration measured for it (another
-  fingerprint) gets format 1's exclusions: all twelve in fp32.
+  fingerprint) gets format 1's exclusions: all twelve in fp32. The weights are saved outside the graph
+  (``int8_data_path``) so every process maps them; a search server encodes its queries with this same graph
+  (``onnx_query``, in a session with the same options).
 - **fp32**: the query export (``onnx_query``) with the "passage: " prompt: the same vectors as torch to
   cosine ≥ 0.9999.
 
@@ -28,7 +30,7 @@ which other texts share its batch. Dynamic quantisation scales activations per t
 chunk's vector would change with its neighbours; batches of 8 or 32 were also slower here (25 and 10/s for
 fp32, against 29/s alone), and format 3's attention reads no mask, so padded rows would be wrong. Static quantisation (fixed activation scales, so batches become sound) and the
 fused graph of ``onnxruntime.transformers`` (QAttention) were measured and not kept (RESULTS.md, round 9),
-nor ``MatMulNBits`` block quantisation (round 11: 8-bit blocks kept cosine 0.9999 but ran at 0.6–0.75×). Texts
+nor ``MatMulNBits`` block quantisation (round 12: 8-bit blocks kept cosine 0.9999 but ran at 0.6–0.75×). Texts
 longer than the model's 512 tokens are cut into overlapping windows (:func:`windows`), each embedded on
 its own.
 
@@ -57,7 +59,7 @@ INT8_SUFFIX = ".passage-int8.v3.onnx"
 INT8_STAMP = ".passage-int8.v3.onnx.json"
 FORMAT = 3
 # ONNX Runtime 1.32 fuses Add + LayerNormalization into SkipLayerNormalization at session load; that kernel took
-# 330 us where the two ops take 51 us on (1, 155, 384) here (eval/RESULTS.md, round 11), so the int8 session keeps
+# 330 us where the two ops take 51 us on (1, 155, 384) here (eval/RESULTS.md, round 12), so the int8 session keeps
 # them apart. It changes the last bits, so it is part of the recipe (and of the encoder id through FORMAT).
 DISABLED_OPTIMIZERS = ("SkipLayerNormFusion",)
 ATTENTION_OP = "MultiHeadAttention"  # com.microsoft, on the Q, K, V projections; no mask (texts run alone)
@@ -80,6 +82,12 @@ def resolve_variant(variant: str | None) -> str:
 
 def int8_path(model_dir: Path) -> Path:
     return model_dir.parent / (model_dir.name + INT8_SUFFIX)
+
+
+def int8_data_path(model_dir: Path) -> Path:
+    """The int8 graph's weights, outside it: ONNX Runtime maps this file instead of copying ~400 MB into the heap of
+    every process that loads it (a search server encodes its queries with this graph too, ``onnx_query``)."""
+    return model_dir.parent / (model_dir.name + INT8_SUFFIX + ".data")
 
 
 def _stamp_path(model_dir: Path) -> Path:
@@ -197,7 +205,8 @@ def int8_is_current(model_dir: Path) -> bool:
         stamp = json.loads(_stamp_path(model_dir).read_text(encoding="utf-8"))
         from indexer.embedding.encoder import model_fingerprint
 
-        return (int8_path(model_dir).is_file() and is_current(model_dir) and stamp.get("format") == FORMAT
+        return (int8_path(model_dir).is_file() and int8_data_path(model_dir).is_file() and is_current(model_dir)
+                and stamp.get("format") == FORMAT and stamp.get("layout") == "external-data"
                 and stamp.get("model_fingerprint") == model_fingerprint(model_dir)
                 and stamp.get("recipe") == recipe(model_dir))
     except (OSError, ValueError):
@@ -250,10 +259,17 @@ def export_int8(model_dir: Path) -> Path:
         quantize_dynamic(str(fp32), str(part), weight_type=QuantType.QInt8, per_channel=True,
                          op_types_to_quantize=["MatMul"], nodes_to_exclude=how["keep_fp32"],
                          extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
-        part.chmod(0o644)
-        os.replace(part, out)
-    stamp.write_text(json.dumps({"format": FORMAT, "model_fingerprint": model_fingerprint(model_dir),
-                                 "recipe": how, "sha256": sha256_file(out)}), encoding="utf-8")
+        data = int8_data_path(model_dir)
+        staged = Path(tmp) / "final" / out.name
+        staged.parent.mkdir()
+        onnx.save_model(onnx.load(str(part)), str(staged), save_as_external_data=True, all_tensors_to_one_file=True,
+                        location=data.name, size_threshold=1024)
+        for f in (staged.with_name(data.name), staged):  # the weights first: the graph names them
+            f.chmod(0o644)
+            os.replace(f, data if f.name == data.name else out)
+    digest = hashlib.sha256((sha256_file(out) + sha256_file(data)).encode()).hexdigest()
+    stamp.write_text(json.dumps({"format": FORMAT, "layout": "external-data", "model_fingerprint": model_fingerprint(model_dir),
+                                 "recipe": how, "sha256": digest}), encoding="utf-8")
     return out
 
 

