@@ -108,12 +108,6 @@ def _dim(st) -> int:
     return int(d) if d else int(st.encode(["x"]).shape[1])
 
 
-def _int8_path(model_dir: Path) -> Path:
-    from indexer.embedding.onnx_passage import int8_path
-
-    return int8_path(model_dir)
-
-
 def query_variant(model_dir: Path, asked: str | None = None) -> str:
     """Which graph encodes queries: ``int8`` (the passage side's current int8 export: the same vectors a chunk
     would get, ~2× faster than fp32 for a 13-token query) when it exists, else ``fp32``. ``asked`` or
@@ -164,11 +158,11 @@ class OnnxQueryEncoder:
         # burning the second core that the server's other requests need
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.variant = query_variant(model_dir, variant)
-        path = onnx_path(model_dir) if self.variant == "fp32" else _int8_path(model_dir)
         # the int8 graph runs with the passage session's optimisers, so a draft gets its chunk's vector exactly
-        from indexer.embedding.onnx_passage import DISABLED_OPTIMIZERS
+        from indexer.embedding.onnx_passage import DISABLED_OPTIMIZERS, int8_path
 
+        self.variant = query_variant(model_dir, variant)
+        path = onnx_path(model_dir) if self.variant == "fp32" else int8_path(model_dir)
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"],
                                             disabled_optimizers=list(DISABLED_OPTIMIZERS) if self.variant == "int8"
                                             else None)
