@@ -16,7 +16,15 @@ from pydantic import ValidationError
 
 from search_api import routes_compare, routes_drafting, warmup
 from search_api.deps import Service, get_service
-from search_api.schemas import ChunkOut, DocumentOut, DocumentSummary, ErrorOut, SearchFilters, SearchResponse
+from search_api.schemas import (
+    ChunkOut,
+    DocumentOut,
+    DocumentSummary,
+    ErrorOut,
+    SearchFilters,
+    SearchResponse,
+    StatusOut,
+)
 from search_api.service import MAX_K, MAX_QUERY_CHARS, ModelMismatch, NotFound, SearchService
 
 __all__ = ["create_app", "get_service"]
@@ -54,6 +62,13 @@ def search(
     except ValidationError as e:
         raise HTTPException(400, "; ".join(err["msg"] for err in e.errors())) from None
     return Response(svc.search(q, k=k, offset=offset, filters=filters).model_dump_json(), media_type="application/json")
+
+
+@router.get("/status", response_model=StatusOut)
+def status(svc: Service) -> StatusOut:
+    """The live generation, its chunk count, and whether the background warm-up (encoder, dense scans,
+    drafting caches) has finished: ``warm`` is false right after start and after a switch to a new generation."""
+    return StatusOut(generation=svc.store.gen_dir.name, chunks=svc.vocab.n_chunks, warm=svc.warmed)
 
 
 @router.get("/documents", response_model=list[DocumentSummary])

@@ -109,3 +109,11 @@ class DocumentOut(BaseModel):
 
 class ErrorOut(BaseModel):
     detail: str
+
+
+class StatusOut(BaseModel):
+    """What ``GET /api/status`` reports: the live generation and whether its warm-up has finished."""
+
+    generation: str
+    chunks: int
+    warm: bool

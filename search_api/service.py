@@ -55,6 +55,7 @@ class SearchService:
         self._qcache_lock = threading.Lock()
         self._requested_model = model or os.environ.get("DIRECTIVES_MODEL") or None
         self._warmers: list = []  # per-generation caches of later stages, built off the request path
+        self._warmed: Path | None = None  # the generation whose background warm-up has finished
         self._use(store)
         self._checked_at = time.monotonic()
 
@@ -98,12 +99,20 @@ class SearchService:
     def warm_generation(self) -> None:
         """The current generation's graphs and int8 scans, then every registered warmer (errors logged, not
         raised)."""
-        self.store.warm_dense()
+        store = self.store
+        store.warm_dense()
         for fn in list(self._warmers):
             try:
                 fn(self)
             except Exception:  # a warm-up failing must not take the server down; the request will retry
                 log.exception("warming %s failed", getattr(fn, "__name__", fn))
+        self._warmed = store.gen_dir
+
+    @property
+    def warmed(self) -> bool:
+        """Whether the live generation's warm-up has finished (``GET /api/status``): until then the first
+        requests share the cores with it, which a load balancer or a benchmark should wait out."""
+        return self._warmed == self.store.gen_dir and self._encoder is not None
 
     def warm(self) -> None:
         """Load what the first search would otherwise wait for: the encoder (~0.5 s), the int8 scan (~1 s

@@ -106,3 +106,20 @@ def test_hostile_strings_never_500(api):
         r = api.get("/api/search", params={"q": q, "province": q, "agency": q, "section": q})
         assert r.status_code in (200, 400, 422), q
     assert api.get("/api/search", params={"q": "đuối nước"}).status_code == 200  # index intact
+
+
+def test_status_reports_the_generation_and_warm_up(seed_index):
+    """``warm`` is false until the background warm-up of the live generation has run, then true."""
+    from fastapi.testclient import TestClient
+
+    from search_api.service import SearchService
+
+    svc = SearchService.open(seed_index, query_only=True)
+    with TestClient(create_app(seed_index, service=svc)) as client:
+        before = client.get("/api/status").json()
+        assert before["warm"] is False
+        assert before["generation"] == svc.store.gen_dir.name and before["generation"].startswith("gen-")
+        assert before["chunks"] == 123
+        svc.warm()
+        after = client.get("/api/status").json()
+        assert after == {**before, "warm": True}
