@@ -97,10 +97,11 @@ class SearchService:
             self._warmers.append(fn)
 
     def warm_generation(self) -> None:
-        """The current generation's graphs and int8 scans, then every registered warmer (errors logged, not
-        raised)."""
+        """The current generation's graphs and int8 scans, BM25's kernel and common rows, then every registered
+        warmer (errors logged, not raised)."""
         store = self.store
         store.warm_dense()
+        store.lexical.warm()
         for fn in list(self._warmers):
             try:
                 fn(self)

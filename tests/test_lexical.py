@@ -5,11 +5,13 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from indexer.index import lexical
+from indexer.index.bm25_kernel import BLOCK
 from indexer.index.lexical import (
     IMPACT_STEP,
     K1,
@@ -21,6 +23,8 @@ from indexer.index.lexical import (
     tokens,
 )
 from indexer.index.store import IndexStore, fts_columns
+
+SEEDS = Path(__file__).resolve().parents[1] / "corpus"
 
 TEXTS = [
     "Phòng, chống đuối nước cho trẻ em trong dịp hè.",
@@ -115,6 +119,70 @@ def test_common_terms_from_cached_rows_score_exactly_like_postings(seed_index, m
         store.close()
 
 
+def _numpy_weights(view: LexicalView, s: int, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """A term's postings in segment ``s`` and their impacts by the numpy formula (the kernel's reference)."""
+    p = view.segments[s][0]
+    a, b = p.span(key)
+    rows, tf = np.asarray(p.rows[a:b]), np.asarray(p.tf[a:b]).astype(np.float32)
+    norm = view._norm[s][lexical.SPACES.index(key[:2])]
+    return rows, lexical.impacts(tf * np.float32(K1 + 1) / (tf + norm[rows]))
+
+
+def _numpy_sum(view: LexicalView, s: int, terms: list[tuple[str, np.float32]]) -> np.ndarray:
+    """Segment ``s``'s scores summed term by term with numpy, as before the compiled kernel."""
+    p = view.segments[s][0]
+    scores = np.zeros(p.n, dtype=np.float32)
+    for key, c in terms:
+        if p.span(key) is not None:
+            rows, q = _numpy_weights(view, s, key)
+            scores[rows] += c * q.astype(np.float32)
+    return scores
+
+
+def test_compiled_impacts_equal_the_numpy_formula_on_every_term(seed_index):
+    """Every posting's impact, as postings and as a dense row, is numpy's round(tf·(k1+1)/(tf+norm)/step)."""
+    store = IndexStore.open(seed_index)
+    try:
+        view = LexicalView(store.lexical.segments)
+        for s, (p, _, _) in enumerate(view.segments):
+            assert len(p.terms) > 1000
+            for key in p.terms:
+                rows, want = _numpy_weights(view, s, key)
+                got_rows, got = view._weights(s, key, *p.span(key))
+                assert np.array_equal(got_rows, rows) and np.array_equal(got, want), key
+                dense = view._weights(s, key, *p.span(key), dense=True)[1]
+                assert np.count_nonzero(dense) == len(rows) and np.array_equal(dense[rows], want), key
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("min_chunks", [1, 10**9])  # every term as a dense row / every term as postings
+def test_the_compiled_sum_equals_numpy_term_by_term_to_the_bit(seed_index, monkeypatch, min_chunks):
+    """The kernel adds c·impact per chunk in the terms' order in float32 (no fused multiply-add), so its
+    scores are numpy's bit for bit, on every term of real queries, whichever way a term is held."""
+    monkeypatch.setattr(lexical, "COMMON_MIN_CHUNKS", min_chunks)
+    store = IndexStore.open(seed_index)
+    try:
+        view = LexicalView(store.lexical.segments)
+        # and one segment of several kernel blocks: the seeds' lines, over and over
+        lines = [ln for f in sorted(SEEDS.glob("*.txt")) for ln in f.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        p, rowids = segment([lines[i % len(lines)] for i in range(3 * BLOCK + 77)])
+        big = LexicalView([(p, rowids, None)])
+        for q in ["phòng chống đuối nước cho trẻ em", "tổng đài điện thoại 111", "xã phường phù hợp với trẻ em",
+                  "kinh phí thực hiện kế hoạch"]:
+            exact, folded = fts_columns(q)
+            weighted = [(f"e:{t}", 2.0) for t in tokens(exact)] + [(f"f:{t}", 1.0) for t in tokens(folded)]
+            terms = [(k, np.float32(np.float32(w * view.idf(view.df(k))) * IMPACT_STEP)) for k, w in weighted
+                     if view.df(k)]
+            for v in (view, big):
+                for s in range(len(v.segments)):
+                    got, want = v._scores(s, terms), _numpy_sum(v, s, terms)
+                    assert got is not None and got.dtype == np.float32 and np.count_nonzero(got) > 0, q
+                    assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), q
+    finally:
+        store.close()
+
+
 def test_deleted_chunks_leave_the_statistics_and_merged_postings_equal_fresh_ones():
     """Deletion marks change df, N and avgdl exactly as if the chunks had never been indexed."""
     more = [*TEXTS, "Đuối nước là nguyên nhân tử vong hàng đầu ở trẻ em.", "Trẻ em cần được học bơi."]
@@ -160,5 +228,42 @@ def test_dense_top_equals_brute_force(seed_index):
         allowed = set(rows[::3])
         assert set(store.dense_top(q, 5, allowed)) <= allowed
         assert store.vectors([10**9]).sum() == 0  # unknown rowid: a zero row, not a crash
+    finally:
+        store.close()
+
+
+def test_warm_builds_the_most_frequent_rows_and_changes_no_score(seed_index, monkeypatch):
+    """The warm-up fills the row cache with the commonest terms of large segments, within its share of the
+    budget, and a query then scores exactly as on a cold view."""
+    monkeypatch.setattr(lexical, "COMMON_MIN_CHUNKS", 1)
+    store = IndexStore.open(seed_index)
+    try:
+        weighted = [(f"e:{w}", 2.0) for w in ["phòng", "chống", "đuối", "nước", "cho", "trẻ", "em"]]
+        cold = LexicalView(store.lexical.segments).top(weighted, 50)
+        warm = LexicalView(store.lexical.segments)
+        built = warm.warm()
+        assert built > 0 and len(warm._rows) == built
+        assert any(k == "e:trẻ" for _, k in warm._rows)  # the commonest syllable of the seeds
+        assert all(rows is None for rows, _ in warm._rows.values())  # only dense rows of common terms
+        assert list(warm.top(weighted, 50).items()) == list(cold.items())
+        monkeypatch.setattr(lexical, "ROW_CACHE_BYTES", 0)
+        monkeypatch.setattr(lexical, "ROW_CACHE_PER_CHUNK", 0)
+        assert LexicalView(store.lexical.segments).warm() == 0  # no budget, no rows
+    finally:
+        store.close()
+
+
+def test_a_loaded_segment_reads_postings_for_dense_rows_without_the_map(seed_index):
+    """Postings read for a dense row are copies (pread), equal to the mapped slices: they never join the
+    server's mapped pages."""
+    store = IndexStore.open(seed_index)
+    try:
+        p = store.lexical.segments[0][0]
+        assert p.readers is not None
+        for key in ["e:trẻ", "f:tre", "e:đuối", "f:111"]:
+            a, b = p.span(key)
+            rows, tf = p.read_span(a, b)
+            assert b > a and np.array_equal(rows, p.rows[a:b]) and np.array_equal(tf, p.tf[a:b])
+            assert not np.shares_memory(rows, p.rows) and not np.shares_memory(tf, p.tf)
     finally:
         store.close()

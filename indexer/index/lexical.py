@@ -15,9 +15,10 @@ Terms live in two spaces, like the columns of the former FTS5 table: ``e:`` exac
 Syllables such as "trẻ", "em", "công", "tác" are in a large share of all chunks, and scattering their
 postings one by one was most of a query's time at 100k chunks. For a term in at least ``COMMON_SHARE`` of a
 segment's chunks, the per-chunk part of its BM25 weight (which depends only on tf, the chunk's length and
-the average length) is expanded once into a dense row (of 8-bit impacts, below) and cached for the generation; a query then
-adds ``w·idf × row`` in one pass. The row holds exactly the values the postings would give, so which path a
-term takes never changes a score.
+the average length) is expanded once into a dense row (of 8-bit impacts, below) and cached for the generation
+(its postings read with pread, so they never stay mapped in the server's RSS). A query's terms are then summed
+in one compiled pass over each segment's chunks (``bm25_kernel``). The row holds exactly the values the
+postings would give, so which path a term takes never changes a score.
 
 A term's part lies in (0, k1 + 1), and it is scored as an **8-bit impact**: rounded to one of 255 steps of
 (k1 + 1) / 255, on every path (Lucene quantises norms and impacts the same way, to one byte). Scores stay a
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import threading
 from array import array
@@ -42,11 +44,14 @@ from typing import BinaryIO
 
 import numpy as np
 
+from indexer.index.bm25_kernel import impacts_of, sum_terms
+
 K1, B = 1.2, 0.75
 IMPACT_STEP = np.float32((K1 + 1) / 255)  # a part is scored as q · step, q = 1 … 255
 COMMON_SHARE = 1 / 8  # terms in at least this share of a segment's chunks are scored from cached dense rows
 COMMON_MIN_CHUNKS = 2_000  # ... in segments of at least this many chunks (small ones: postings are cheaper)
-ROW_CACHE_BYTES = 256 << 20  # term impacts kept per generation (one byte per chunk of a common term's row)
+ROW_CACHE_BYTES = 256 << 20  # term impacts kept per generation (one byte per chunk of a common term's row) ...
+ROW_CACHE_PER_CHUNK = 640  # ... or this many bytes per live chunk if more: 686 MB at 1M (README "BM25 at 1M")
 RE_TOKEN = re.compile(r"\w+")  # what FTS5's unicode61 tokenizer (with '_' as a token char) kept
 SPACES = ("e:", "f:")
 FILES = ("terms.json", "indptr.npy", "rows.npy", "tf.npy", "dl.npy")
@@ -62,16 +67,43 @@ def _read_all(f: BinaryIO) -> bytes:
     return f.read()
 
 
-def _memmap_npy(f: BinaryIO) -> np.ndarray:
-    """``np.load(..., mmap_mode="r")`` from an open file (np.load maps only by file name)."""
+def _npy_header(f: BinaryIO) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    """(shape, fortran order, dtype, offset of the data) of an open ``.npy`` file."""
     f.seek(0)
     fmt = np.lib.format
     version = fmt.read_magic(f)
     shape, fortran, dtype = (fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0)(f)
+    return shape, fortran, dtype, f.tell()
+
+
+def _memmap_npy(f: BinaryIO) -> np.ndarray:
+    """``np.load(..., mmap_mode="r")`` from an open file (np.load maps only by file name)."""
+    shape, fortran, dtype, at = _npy_header(f)
     if 0 in shape:
         return np.zeros(shape, dtype=dtype)
     # a plain ndarray over the mapping: np.memmap's __getitem__ costs microseconds, and queries slice a lot
-    return np.asarray(np.memmap(f, dtype=dtype, mode="r", offset=f.tell(), shape=shape, order="F" if fortran else "C"))
+    return np.asarray(np.memmap(f, dtype=dtype, mode="r", offset=at, shape=shape, order="F" if fortran else "C"))
+
+
+class SpanReader:
+    """Ranges of a 1-d ``.npy`` array read with ``pread`` into fresh arrays, never through the memory map.
+
+    A common term's postings are read once, to build its dense row, and then never again while the row is
+    cached; through the map their pages would stay in the server's RSS for good (at 1M chunks most of the
+    1.69 GB of mapped postings). The file stays open, so it is readable after a merge removed its folder."""
+
+    def __init__(self, f: BinaryIO):
+        self._f = f
+        shape, _, self.dtype, self._at = _npy_header(f)
+        self.n = int(shape[0]) if shape else 0
+
+    def read(self, a: int, b: int) -> np.ndarray:
+        out = np.empty(b - a, dtype=self.dtype)
+        if b > a:
+            got = os.preadv(self._f.fileno(), [out], self._at + a * self.dtype.itemsize)
+            if got != out.nbytes:
+                raise OSError(f"{self._f.name}: short read ({got} of {out.nbytes} bytes)")
+        return out
 
 
 def tokens(column_text: str) -> list[str]:
@@ -141,6 +173,7 @@ class SegmentPostings:
     rows: np.ndarray  # int32 local chunk positions, sorted within each term
     tf: np.ndarray  # uint16 term frequency of each posting
     dl: np.ndarray  # (n_chunks, 2) uint32: chunk length in the exact and the folded space
+    readers: tuple[SpanReader, SpanReader] | None = None  # rows and tf by pread, for a loaded segment
 
     @property
     def n(self) -> int:
@@ -163,10 +196,18 @@ class SegmentPostings:
         try:
             keys = json.loads(_read_all(files["terms.json"]).decode("utf-8"))
             arr = {n: _memmap_npy(files[f"{n}.npy"]) for n in ("indptr", "rows", "tf", "dl")}
+            readers = SpanReader(files["rows.npy"]), SpanReader(files["tf.npy"])
         finally:
-            for f in files.values():
-                f.close()
-        return cls({k: i for i, k in enumerate(keys)}, arr["indptr"], arr["rows"], arr["tf"], arr["dl"])
+            for name, f in files.items():
+                if name not in ("rows.npy", "tf.npy"):  # those two stay open for the readers (closed with the segment)
+                    f.close()
+        return cls({k: i for i, k in enumerate(keys)}, arr["indptr"], arr["rows"], arr["tf"], arr["dl"], readers)
+
+    def read_span(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+        """Postings ``a:b`` (rows, tf) as copies read with pread when loaded from disk, else as slices."""
+        if self.readers is None:
+            return np.asarray(self.rows[a:b]), np.asarray(self.tf[a:b])
+        return self.readers[0].read(a, b), self.readers[1].read(a, b)
 
     def rows_of_term(self, term_id: int) -> np.ndarray:
         return self.rows[self.indptr[term_id]:self.indptr[term_id + 1]]
@@ -225,6 +266,7 @@ class LexicalView:
         self._df: dict[str, int] = {}
         self._rows: OrderedDict[tuple[int, str], np.ndarray] = OrderedDict()
         self._rows_bytes = 0
+        self.row_budget = max(ROW_CACHE_BYTES, ROW_CACHE_PER_CHUNK * self.n_chunks)
         self._lock = threading.Lock()
 
     def df(self, key: str) -> int:
@@ -244,13 +286,15 @@ class LexicalView:
     def idf(self, df: int) -> float:
         return math.log1p((self.n_chunks - df + 0.5) / (df + 0.5))  # Lucene's idf: always positive
 
-    def _weights(self, s: int, key: str, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
-        """Local rows and the 8-bit impact of one term in segment ``s``: tf·(k1+1)/(tf + norm) in steps."""
+    def _weights(self, s: int, key: str, a: int, b: int, dense: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Local rows and the 8-bit impact of one term in segment ``s``: tf·(k1+1)/(tf + norm) in steps; with
+        ``dense``, the impacts as one row of the segment's chunks (0 where the term is absent)."""
         p = self.segments[s][0]
-        rows = np.asarray(p.rows[a:b])
-        tf = np.asarray(p.tf[a:b]).astype(np.float32)
+        # a dense row's postings are read once and dropped (pread: never mapped into the RSS); a rare term's
+        # cached rows stay a view of the mapped postings, with no memory of their own
+        rows, tf = p.read_span(a, b) if dense else (np.asarray(p.rows[a:b]), np.asarray(p.tf[a:b]))
         norm = self._norm[s][SPACES.index(key[:2])]
-        return rows, impacts(tf * np.float32(K1 + 1) / (tf + norm[rows]))
+        return rows, impacts_of(rows, tf, norm, K1 + 1, IMPACT_STEP, p.n if dense else None)
 
     def _part(self, s: int, key: str, a: int, b: int) -> tuple[np.ndarray | None, np.ndarray]:
         """One term's per-chunk impacts in segment ``s``, cached for the generation (LRU, bytes-bounded):
@@ -261,20 +305,39 @@ class LexicalView:
                 self._rows.move_to_end((s, key))
                 return got
         p = self.segments[s][0]
-        rows, w = self._weights(s, key, a, b)
         if p.n >= COMMON_MIN_CHUNKS and b - a >= COMMON_SHARE * p.n:
-            row = np.zeros(p.n, dtype=np.uint8)
-            row[rows] = w
-            got = (None, row)
+            got = (None, self._weights(s, key, a, b, dense=True)[1])
         else:
-            got = (rows, w)  # rows: a view of the mapped postings, no memory of its own
+            got = self._weights(s, key, a, b)  # rows: a view of the mapped postings, no memory of its own
+        for a in got:
+            if a is not None:
+                a.flags.writeable = False  # shared by every query of the generation
         with self._lock:
             self._rows[(s, key)] = got
             self._rows_bytes += got[1].nbytes
-            while self._rows_bytes > ROW_CACHE_BYTES and len(self._rows) > 1:
+            while self._rows_bytes > self.row_budget and len(self._rows) > 1:
                 _, old = self._rows.popitem(last=False)
                 self._rows_bytes -= old[1].nbytes
         return got
+
+    def warm(self, share: float = 0.5) -> int:
+        """Before requests: compile the kernel and build the rows of each large segment's most frequent common
+        terms ("trẻ", "em", "công", …, which nearly every query has) into up to ``share`` of the row cache, so
+        the first queries of a new generation do not each rebuild them. Returns the rows built."""
+        sum_terms(1, [(None, np.ones(1, np.uint8), np.float32(1))])
+        keys = [{i: k for k, i in p.terms.items()} for p, _, _ in self.segments]
+        built = 0
+        for s in sorted(range(len(self.segments)), key=lambda s: -self.segments[s][0].n):
+            p = self.segments[s][0]
+            if p.n < COMMON_MIN_CHUNKS:
+                break
+            counts = np.diff(np.asarray(p.indptr))
+            for i in np.argsort(-counts, kind="stable"):
+                if counts[i] < COMMON_SHARE * p.n or self._rows_bytes + p.n > share * self.row_budget:
+                    break
+                self._part(s, keys[s][int(i)], int(p.indptr[i]), int(p.indptr[i + 1]))
+                built += 1
+        return built
 
     def top(self, weighted: list[tuple[str, float]], limit: int,
             allowed: list[np.ndarray | None] | None = None) -> dict[int, float]:
@@ -322,22 +385,13 @@ class LexicalView:
     def _scores(self, s: int, terms: list[tuple[str, np.float32]]) -> np.ndarray | None:
         """Every chunk's score in segment ``s`` (None if no term occurs there): the terms in the order given."""
         p = self.segments[s][0]
-        scores = scratch = None
+        parts = []
         for key, c in terms:
             sp = p.span(key)
-            if sp is None:
-                continue
-            if scores is None:
-                scores = np.zeros(p.n, dtype=np.float32)
-            rows, q = self._part(s, key, *sp)
-            if rows is None:
-                if scratch is None:
-                    scratch = np.empty(p.n, dtype=np.float32)
-                np.multiply(q, c, out=scratch, dtype=np.float32)  # the same float32 products as below
-                scores += scratch
-            else:
-                scores[rows] += c * q.astype(np.float32)  # a term's rows are unique: nothing is lost
-        return scores
+            if sp is not None:
+                rows, q = self._part(s, key, *sp)
+                parts.append((rows, q, c))
+        return sum_terms(p.n, parts) if parts else None
 
 
 def impacts(parts: np.ndarray) -> np.ndarray:
