@@ -172,6 +172,9 @@ def child_build(args: argparse.Namespace) -> int:
 
 def child_serve(args: argparse.Namespace) -> int:
     os.environ.setdefault("DIRECTIVES_THREADS", "1")  # as `directives serve` does
+    from search_api.hugepages import restart_with_huge_pages
+
+    restart_with_huge_pages()  # as `directives serve` does
     import uvicorn
 
     from search_api.app import create_app

@@ -144,6 +144,9 @@ def _marked(text: str, spans: list[list[int]], limit: int) -> str:
 def cmd_serve(args: argparse.Namespace) -> int:
     import threading
 
+    from search_api.hugepages import restart_with_huge_pages
+
+    restart_with_huge_pages()
     import uvicorn
 
     from web.app import create_app

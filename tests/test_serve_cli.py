@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from search_api import hugepages
 from tests.manage_site import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,6 +44,9 @@ def test_serve_prints_how_to_create_the_first_admin(seed_index, tmp_path):
         assert httpx.get(base + "/login").status_code == 200
         assert httpx.get(base + "/api/search", params={"q": "x"}).status_code == 401  # --read login
         assert (data / "directives.sqlite").is_file() and (tmp_path / "corpus").is_dir()
+        environ = Path(f"/proc/{proc.pid}/environ").read_bytes().split(b"\0")
+        restarted = any(e.startswith(b"GLIBC_TUNABLES=") and b"glibc.malloc.hugetlb=1" in e for e in environ)
+        assert restarted == hugepages.wanted(os.environ)  # the same process, re-executed with huge pages
     finally:
         proc.send_signal(signal.SIGTERM)
         rest, _ = proc.communicate(timeout=60)
