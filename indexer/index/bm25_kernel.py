@@ -21,13 +21,24 @@ BLOCK = 2048  # chunks per block: 8 KB of accumulators
 GROUP = 16  # terms per kernel call
 
 
-@numba.njit(nogil=True, cache=True, inline="always")
+def _compiled(**options):
+    """``numba.njit`` with the machine code cached on disk (beside this file, or in the user's cache); without
+    a writable place for it (a read-only install), compiled anew in each process (~1–4 s, in the warm-up)."""
+    def wrap(fn):
+        try:
+            return numba.njit(nogil=True, cache=True, **options)(fn)
+        except RuntimeError:  # "cannot cache function …: no locator available"
+            return numba.njit(nogil=True, **options)(fn)
+    return wrap
+
+
+@_compiled(inline="always")
 def _add_row(acc: np.ndarray, row: np.ndarray, c: np.float32) -> None:
     for i in range(acc.shape[0]):  # a loop over slices: LLVM vectorises it (16 chunks per AVX-512 step)
         acc[i] += c * np.float32(row[i])
 
 
-@numba.njit(nogil=True, cache=True)
+@_compiled()
 def _add_terms(coef: np.ndarray, dense: np.ndarray, rows: tuple, q: tuple, out: np.ndarray, start: bool) -> None:
     """``out`` += the ``GROUP`` terms' impacts × coef, term after term for each chunk (from 0 if ``start``)."""
     n = out.shape[0]
@@ -55,7 +66,7 @@ def _add_terms(coef: np.ndarray, dense: np.ndarray, rows: tuple, q: tuple, out: 
         out[b0:b0 + m] = acc[:m]
 
 
-@numba.njit(nogil=True, cache=True)
+@_compiled()
 def _impacts(rows: np.ndarray, tf: np.ndarray, norm: np.ndarray, k1p1: np.float32, step: np.float32,
              out: np.ndarray, scatter: bool) -> None:
     for j in range(rows.shape[0]):
@@ -104,7 +115,7 @@ def sum_terms(n: int, parts: list[tuple[np.ndarray | None, np.ndarray, np.float3
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
-    """One Numba type for every list element: mapped postings are read-only, so everything is passed so."""
+    """One Numba type for every tuple element: mapped postings are read-only, so everything is passed so."""
     if a.flags.writeable:
         a = a.view()
         a.flags.writeable = False

@@ -309,9 +309,9 @@ class LexicalView:
             got = (None, self._weights(s, key, a, b, dense=True)[1])
         else:
             got = self._weights(s, key, a, b)  # rows: a view of the mapped postings, no memory of its own
-        for a in got:
-            if a is not None:
-                a.flags.writeable = False  # shared by every query of the generation
+        for arr in got:
+            if arr is not None:
+                arr.flags.writeable = False  # shared by every query of the generation
         with self._lock:
             self._rows[(s, key)] = got
             self._rows_bytes += got[1].nbytes
@@ -325,17 +325,17 @@ class LexicalView:
         terms ("trẻ", "em", "công", …, which nearly every query has) into up to ``share`` of the row cache, so
         the first queries of a new generation do not each rebuild them. Returns the rows built."""
         sum_terms(1, [(None, np.ones(1, np.uint8), np.float32(1))])
-        keys = [{i: k for k, i in p.terms.items()} for p, _, _ in self.segments]
         built = 0
         for s in sorted(range(len(self.segments)), key=lambda s: -self.segments[s][0].n):
             p = self.segments[s][0]
             if p.n < COMMON_MIN_CHUNKS:
                 break
+            keys = list(p.terms)  # in term id order
             counts = np.diff(np.asarray(p.indptr))
             for i in np.argsort(-counts, kind="stable"):
                 if counts[i] < COMMON_SHARE * p.n or self._rows_bytes + p.n > share * self.row_budget:
                     break
-                self._part(s, keys[s][int(i)], int(p.indptr[i]), int(p.indptr[i + 1]))
+                self._part(s, keys[i], int(p.indptr[i]), int(p.indptr[i + 1]))
                 built += 1
         return built
 
@@ -395,5 +395,6 @@ class LexicalView:
 
 
 def impacts(parts: np.ndarray) -> np.ndarray:
-    """BM25 parts (0, k1 + 1) as 8-bit impacts 1 … 255 (a matching chunk never scores 0)."""
+    """BM25 parts (0, k1 + 1) as 8-bit impacts 1 … 255 (a matching chunk never scores 0): the numpy form of
+    ``bm25_kernel.impacts_of``, which the tests hold it to."""
     return np.clip(np.rint(parts / IMPACT_STEP), 1, 255).astype(np.uint8)
