@@ -51,7 +51,7 @@ IMPACT_STEP = np.float32((K1 + 1) / 255)  # a part is scored as q · step, q = 1
 COMMON_SHARE = 1 / 8  # terms in at least this share of a segment's chunks are scored from cached dense rows
 COMMON_MIN_CHUNKS = 2_000  # ... in segments of at least this many chunks (small ones: postings are cheaper)
 ROW_CACHE_BYTES = 256 << 20  # term impacts kept per generation (one byte per chunk of a common term's row) ...
-ROW_CACHE_PER_CHUNK = 640  # ... or this many bytes per live chunk if more: 686 MB at 1M (README "BM25 at 1M")
+ROW_CACHE_PER_CHUNK = 768  # ... or this many bytes per live chunk if more: 785 MiB at 1M, all its common rows (README)
 RE_TOKEN = re.compile(r"\w+")  # what FTS5's unicode61 tokenizer (with '_' as a token char) kept
 SPACES = ("e:", "f:")
 FILES = ("terms.json", "indptr.npy", "rows.npy", "tf.npy", "dl.npy")
@@ -320,7 +320,7 @@ class LexicalView:
                 self._rows_bytes -= old[1].nbytes
         return got
 
-    def warm(self, share: float = 0.5) -> int:
+    def warm(self, share: float = 0.9) -> int:
         """Before requests: compile the kernel and build the rows of each large segment's most frequent common
         terms ("trẻ", "em", "công", …, which nearly every query has) into up to ``share`` of the row cache, so
         the first queries of a new generation do not each rebuild them. Returns the rows built."""
