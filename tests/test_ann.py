@@ -228,19 +228,16 @@ def _mapped_kb(path: Path) -> int:
     return total
 
 
-def test_vectors_of_a_graph_segment_are_read_not_mapped(graph_index, monkeypatch):
-    """vector_rows / window_rows read rows with pread: the same rows as the file's in any order, with repeats,
-    runs and runs across a read block; out-of-range positions are an error; and re-scoring leaves none of the
-    vectors and windows files in the process's resident set."""
-    from indexer.index import segment as segment_module
-
+def test_vectors_of_a_graph_segment_are_read_not_mapped(graph_index):
+    """vector_rows / window_rows read rows with pread: the same rows as the file's in any order, with repeats
+    and runs; out-of-range positions are an error; and re-scoring leaves none of the vectors and windows files
+    in the process's resident set."""
     _, index = graph_index
     st = IndexStore.open(index)
     try:
         seg = max(st.segments, key=lambda s: s.n)
         assert seg.has_ann and seg.n > 40
         rng = np.random.default_rng(7)
-        monkeypatch.setattr(segment_module, "PREAD_BLOCK", 16)  # runs cut at block boundaries
         cases = [rng.permutation(seg.n)[:25], rng.integers(0, seg.n, 60), np.arange(3, 40), np.arange(seg.n)[::-1],
                  np.array([5, 5, 6, 7, 7, 30, 31]), np.zeros(0, np.int64)]
         with open(seg.folder / "vectors.npy", "rb") as f:

@@ -14,31 +14,21 @@ held as a dense row and the same term held as postings give the same score (``te
 
 from __future__ import annotations
 
-import numba
 import numpy as np
+
+from indexer.index.jit import compiled
 
 BLOCK = 2048  # chunks per block: 8 KB of accumulators
 GROUP = 16  # terms per kernel call
 
 
-def _compiled(**options):
-    """``numba.njit`` with the machine code cached on disk (beside this file, or in the user's cache); without
-    a writable place for it (a read-only install), compiled anew in each process (~1–4 s, in the warm-up)."""
-    def wrap(fn):
-        try:
-            return numba.njit(nogil=True, cache=True, **options)(fn)
-        except RuntimeError:  # "cannot cache function …: no locator available"
-            return numba.njit(nogil=True, **options)(fn)
-    return wrap
-
-
-@_compiled(inline="always")
+@compiled(inline="always")
 def _add_row(acc: np.ndarray, row: np.ndarray, c: np.float32) -> None:
     for i in range(acc.shape[0]):  # a loop over slices: LLVM vectorises it (16 chunks per AVX-512 step)
         acc[i] += c * np.float32(row[i])
 
 
-@_compiled()
+@compiled()
 def _add_terms(coef: np.ndarray, dense: np.ndarray, rows: tuple, q: tuple, out: np.ndarray, start: bool) -> None:
     """``out`` += the ``GROUP`` terms' impacts × coef, term after term for each chunk (from 0 if ``start``)."""
     n = out.shape[0]
@@ -66,7 +56,7 @@ def _add_terms(coef: np.ndarray, dense: np.ndarray, rows: tuple, q: tuple, out: 
         out[b0:b0 + m] = acc[:m]
 
 
-@_compiled()
+@compiled()
 def _impacts(rows: np.ndarray, tf: np.ndarray, norm: np.ndarray, k1p1: np.float32, step: np.float32,
              out: np.ndarray, scatter: bool) -> None:
     for j in range(rows.shape[0]):

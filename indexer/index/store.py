@@ -548,6 +548,7 @@ class IndexStore:
             if seg.has_ann:
                 with contextlib.suppress(ImportError):  # no FAISS: the segment is scanned instead
                     seg.ann()
+                seg.vector_rows(np.zeros(1, np.int64))  # compiles the row reader (segment.RowReader)
         self.int8_scan()
 
     def chunk_doc_ids(self) -> list[tuple[int, str]]:
