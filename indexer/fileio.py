@@ -1,10 +1,13 @@
-"""Two file primitives every stage that writes or stamps files needs: a content digest and a durable flush."""
+"""File primitives shared by the stages: a content digest, a durable flush, and the header of a ``.npy`` file."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
 
 
 def sha256_file(path: Path) -> str:
@@ -23,3 +26,13 @@ def fsync_path(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def npy_header(f: BinaryIO) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    """(shape, fortran order, dtype, offset of the data) of an open ``.npy`` file: what reading it by ``pread``
+    or mapping it from an already open handle needs (``np.load`` maps only by file name)."""
+    f.seek(0)
+    fmt = np.lib.format
+    version = fmt.read_magic(f)
+    shape, fortran, dtype = (fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0)(f)
+    return shape, fortran, dtype, f.tell()

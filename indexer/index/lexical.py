@@ -44,6 +44,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from indexer.fileio import npy_header
 from indexer.index.bm25_kernel import impacts_of, sum_terms
 
 K1, B = 1.2, 0.75
@@ -67,18 +68,9 @@ def _read_all(f: BinaryIO) -> bytes:
     return f.read()
 
 
-def _npy_header(f: BinaryIO) -> tuple[tuple[int, ...], bool, np.dtype, int]:
-    """(shape, fortran order, dtype, offset of the data) of an open ``.npy`` file."""
-    f.seek(0)
-    fmt = np.lib.format
-    version = fmt.read_magic(f)
-    shape, fortran, dtype = (fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0)(f)
-    return shape, fortran, dtype, f.tell()
-
-
 def _memmap_npy(f: BinaryIO) -> np.ndarray:
     """``np.load(..., mmap_mode="r")`` from an open file (np.load maps only by file name)."""
-    shape, fortran, dtype, at = _npy_header(f)
+    shape, fortran, dtype, at = npy_header(f)
     if 0 in shape:
         return np.zeros(shape, dtype=dtype)
     # a plain ndarray over the mapping: np.memmap's __getitem__ costs microseconds, and queries slice a lot
@@ -94,7 +86,7 @@ class SpanReader:
 
     def __init__(self, f: BinaryIO):
         self._f = f
-        shape, _, self.dtype, self._at = _npy_header(f)
+        shape, _, self.dtype, self._at = npy_header(f)
         self.n = int(shape[0]) if shape else 0
 
     def read(self, a: int, b: int) -> np.ndarray:

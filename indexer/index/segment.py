@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.embedding.vectors import Embedded
-from indexer.fileio import fsync_path, sha256_file
+from indexer.fileio import fsync_path, npy_header, sha256_file
 from indexer.index.jit import compiled
 from indexer.index.lexical import PostingsBuilder, SegmentPostings
 from indexer.index.lexical import open_files as open_postings_files
@@ -458,14 +458,10 @@ class RowReader:
 
     def __init__(self, path: Path):
         self._file = open(path, "rb")  # noqa: SIM115  (closed by Segment.close)
-        fmt = np.lib.format
-        version = fmt.read_magic(self._file)
-        read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
-        shape, fortran, dtype = read(self._file)
+        shape, fortran, dtype, self._at = npy_header(self._file)
         if fortran or dtype != np.float32 or len(shape) != 2:
             raise ValueError(f"{path}: expected a C-order float32 matrix, got {dtype} {shape}")
         self.n, self.dim = shape
-        self._at = self._file.tell()
 
     def rows(self, pos: np.ndarray) -> np.ndarray:
         pos = np.ascontiguousarray(pos, dtype=np.int64).reshape(-1)
