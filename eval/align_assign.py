@@ -15,19 +15,16 @@ with the range over the settings tied on the other five pairs. Figures: eval/RES
 
 from __future__ import annotations
 
-import argparse
 import itertools
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 from scipy.special import logsumexp
 
-from eval.gold import Gold, load_gold
-from eval.harness import evaluate_alignments, verify_markers
+from eval.gold import Gold
+from eval.harness import alignment_script, evaluate_alignments
 from search_api.alignment import align as al
 from search_api.alignment.align import AlignConfig, Alignment, DocUnits
 
@@ -305,25 +302,11 @@ def report(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from search_api.service import SearchService
+    def run_all(svc, gold: Gold) -> tuple[str, list[dict]]:
+        rows = [score(svc, gold, v) for v in variants()]
+        return report(rows), rows
 
-    p = argparse.ArgumentParser(prog="eval.align_assign", description=__doc__.split("\n\n")[0])
-    p.add_argument("--gold", default="eval/gold.json")
-    p.add_argument("--index-dir", default=".index")
-    p.add_argument("--out", default="eval/out/align-assign.md")
-    args = p.parse_args(argv)
-    gold = load_gold(args.gold)
-    svc = SearchService.open(Path(args.index_dir))
-    verify_markers(gold, svc)
-    rows = [score(svc, gold, v) for v in variants()]
-    text = report(rows)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n", encoding="utf-8")
-    out.with_suffix(".json").write_text(json.dumps(rows, indent=1, ensure_ascii=False), encoding="utf-8")
-    print(text)
-    svc.close()
-    return 0
+    return alignment_script("eval.align_assign", __doc__, "eval/out/align-assign.md", run_all, argv)
 
 
 if __name__ == "__main__":

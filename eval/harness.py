@@ -212,3 +212,38 @@ def format_report(rep: EvalReport) -> str:
     for w in rep.warnings:
         lines.append(f"warning: {w}")
     return "\n".join(lines)
+
+
+# --- the alignment scripts' command line ---------------------------------------------------------------------
+
+def alignment_script(prog: str, doc: str, default_out: str, run: Callable[[Any, Gold], tuple[str, Any]],
+                     argv: list[str] | None = None) -> int:
+    """``--gold``, ``--index-dir``, ``--out`` for an eval script that scores alignment settings: open the index,
+    check the markers, ``run(svc, gold)`` → (Markdown report, rows or None), write the report (and the rows as
+    JSON beside it), print it."""
+    import argparse
+    import json
+    from pathlib import Path
+
+    from eval.gold import load_gold
+    from search_api.service import SearchService
+
+    p = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[0])
+    p.add_argument("--gold", default="eval/gold.json")
+    p.add_argument("--index-dir", default=".index")
+    p.add_argument("--out", default=default_out)
+    args = p.parse_args(argv)
+    gold = load_gold(args.gold)
+    svc = SearchService.open(Path(args.index_dir))
+    try:
+        verify_markers(gold, svc)
+        text, rows = run(svc, gold)
+    finally:
+        svc.close()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n", encoding="utf-8")
+    if rows is not None:
+        out.with_suffix(".json").write_text(json.dumps(rows, indent=1, ensure_ascii=False), encoding="utf-8")
+    print(text)
+    return 0

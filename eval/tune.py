@@ -98,6 +98,7 @@ def _meets(row: dict) -> tuple:
 def tune_align(svc, gold: Gold, out: Path) -> str:
     """Score every alignment setting, pick by ``_meets``, and check the pick by leave-one-pair-out: choose on
     the other document pairs, score on the held-out one (micro over all held-out pairs)."""
+    from eval.align_assign import leave_one_out
     from eval.harness import evaluate_alignments
     from search_api.alignment.align import AlignConfig
 
@@ -120,6 +121,7 @@ def tune_align(svc, gold: Gold, out: Path) -> str:
         pick = max(rows, key=on_rest)
         held.append((p, pick["label"], _counts(pick["per_pair"])[p]))
     hp, hr, hf = _micro([c for _, _, c in held])
+    ties = leave_one_out([{"per": _counts(r["per_pair"])} for r in rows])  # the same rule, every tied pick
     r4 = AlignConfig(k=3, threshold=0.02, join_threshold=None, sentence=None)
     r5 = AlignConfig(k=5, sentence=None)
     before, r5_res = evaluate_alignments(svc, gold, r4), evaluate_alignments(svc, gold, r5)
@@ -130,7 +132,11 @@ def tune_align(svc, gold: Gold, out: Path) -> str:
              f"best by the rule (targets, then F1): {best['label']} → P {best['precision']:.3f} "
              f"R {best['recall']:.3f} F1 {best['f1']:.3f}, "
              f"lowest pair recall {best['min_recall']:.2f}",
-             f"leave-one-pair-out (choose on 5 pairs, score the 6th): P {hp:.3f} R {hr:.3f} F1 {hf:.3f}", "",
+             f"leave-one-pair-out (choose on 5 pairs, score the 6th): P {hp:.3f} R {hr:.3f} F1 {hf:.3f} "
+             "(the first-listed of the tied settings)",
+             "over the settings tied on the other pairs: worst P {:.3f} R {:.3f} F1 {:.3f}, best P {:.3f} R {:.3f} "
+             "F1 {:.3f}; ties per held-out pair: {}".format(*ties["worst"], *ties["best"], ", ".join(
+                 f"{k} {n}" for k, n in ties["tied"].items())), "",
              "| held-out pair | setting chosen on the others | found / judged / gold |", "|---|---|---|"]
     lines += [f"| {p} | {lab} | {c[0]} / {c[1]} / {c[2]} |" for p, lab, c in held]
     lines += ["", "| best setting, per pair | P | R | F1 | gold | judged |", "|---|---|---|---|---|---|"]

@@ -68,7 +68,8 @@ def search(
 def status(svc: Service) -> StatusOut:
     """The live generation, its chunk count, and whether the background warm-up (encoder, dense scans,
     drafting caches) has finished: ``warm`` is false right after start and after a switch to a new generation."""
-    return StatusOut(generation=svc.store.gen_dir.name, chunks=svc.vocab.n_chunks, warm=svc.warmed)
+    return StatusOut(generation=svc.store.gen_dir.name, chunks=svc.vocab.n_chunks, warm=svc.warmed,
+                     encoder_error=svc.encoder_error)
 
 
 @router.get("/documents", response_model=list[DocumentSummary])

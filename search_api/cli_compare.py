@@ -68,10 +68,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(f"{mark} A {p.a.path:<10} ↔ B {p.b.path:<10} tương đồng {p.text_similarity:.0%} "
               f"(điểm ghép {p.similarity:.2f})")
         print(_wrap(render_text(p.redline)) if p.status == "changed" else _wrap(_short(p.a.text, 200)))
-    for title, units in (("Chỉ có trong A", c.only_in_a), ("Chỉ có trong B", c.only_in_b)):
+    for title, other, units in (("Chỉ có trong A", "B", c.only_in_a), ("Chỉ có trong B", "A", c.only_in_b)):
         print(f"\n{title}:")
         for u in units:
             print(f"  {u.path:<10} {_short(u.text)}")
+            if u.nearest is not None:
+                print(f"  {'':<10} gần nhất ở {other}: {u.nearest.unit.path} “{_short(u.nearest.sentence, 100)}”")
         if not units:
             print("  (không có)")
     s = c.summary

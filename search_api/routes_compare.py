@@ -66,7 +66,9 @@ def _short(doc: ResultDocument) -> str:
 def comparison_export(c: Comparison) -> ComparisonExport:
     """The export module's neutral structure from a comparison."""
     def unit(u) -> ExportUnit:
-        return ExportUnit(path=u.path, heading=u.heading, text=u.text)
+        n = getattr(u, "nearest", None)  # only unmatched units have one
+        return ExportUnit(path=u.path, heading=u.heading, text=u.text,
+                          nearest=f"{n.unit.path}: “{n.sentence}”" if n is not None else "")
 
     return ComparisonExport(
         title_a=c.a.title, title_b=c.b.title,

@@ -117,3 +117,4 @@ class StatusOut(BaseModel):
     generation: str
     chunks: int
     warm: bool
+    encoder_error: str = ""  # set when the warm-up could not load the query encoder: searches will fail

@@ -50,6 +50,7 @@ class SearchService:
         self.fusion = fusion or FusionConfig()
         self._query_only = query_only
         self._encoder = None
+        self._encoder_error = ""  # why the warm-up could not load the encoder ("" when it did, or has not tried)
         self._encoder_lock = threading.Lock()
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._qcache_lock = threading.Lock()
@@ -87,6 +88,7 @@ class SearchService:
         self._use(new)
         if new.meta.get("fingerprint") != old_fp:
             self._encoder = None  # re-checked against the new index on next use
+            self._encoder_error = ""
         threading.Thread(target=self.warm_generation, daemon=True).start()  # not in the next request's time
         return True
 
@@ -113,16 +115,24 @@ class SearchService:
     def warmed(self) -> bool:
         """Whether the live generation's warm-up has finished (``GET /api/status``): until then the first
         requests share the cores with it, which a load balancer or a benchmark should wait out."""
-        return self._warmed == self.store.gen_dir and self._encoder is not None
+        return self._warmed == self.store.gen_dir and (self._encoder is not None or bool(self._encoder_error))
+
+    @property
+    def encoder_error(self) -> str:
+        """Why the warm-up could not load the encoder ("" if it did): ``GET /api/status`` shows it, so a
+        server that is warm but cannot search says so instead of staying "not warm" for ever."""
+        return self._encoder_error
 
     def warm(self) -> None:
         """Load what the first search would otherwise wait for: the encoder (~0.5 s), the int8 scan (~1 s
-        at 100k chunks) and the graphs of large segments. A model mismatch is only logged here; searches
-        report it as before."""
+        at 100k chunks) and the graphs of large segments. An encoder that cannot load (a model mismatch, a
+        missing or broken model) is only logged and recorded here; searches report it as before."""
         try:
             self._encode_query("khởi động")
-        except ModelMismatch as e:
-            log.warning("%s", e)
+            self._encoder_error = ""
+        except Exception as e:  # whatever it is, the rest of the warm-up still runs
+            log.warning("the encoder could not be loaded: %s", e)
+            self._encoder_error = str(e) or type(e).__name__
         self.warm_generation()
 
     @classmethod

@@ -13,6 +13,7 @@ from search_api.alignment.align import (
     DocUnits,
     UnitGroup,
     align,
+    closest_sentence,
     fold_key,
     group_chunks,
 )
@@ -148,3 +149,11 @@ def test_other_lexical_similarities_align_the_same_ministry_wording(search_servi
     al = alignment_of(search_service, "cam-lo-2023", "tra-cu-2022", AlignConfig(lexical=lexical))
     assert {("3", "II.3"), ("8", "II.9")} <= _paths(al)
     assert all(0.0 <= p.lexical <= 1.0001 for p in al.pairs)
+
+
+def test_closest_sentence_picks_the_sentence_sharing_most_wording():
+    text = ("Triển khai thu thập chỉ tiêu thống kê, báo cáo theo Thông tư số 13/2021/TT-BLĐTBXH; "
+            "chỉ đạo cấp xã tiếp tục thực hiện chuẩn hóa, làm sạch dữ liệu trẻ em.")
+    other = fold_key("Kịp thời đôn đốc các xã, phường đẩy mạnh việc chuẩn hóa làm sạch dữ liệu, cập nhật vào phần mềm.")
+    assert closest_sentence(text, other) == "chỉ đạo cấp xã tiếp tục thực hiện chuẩn hóa, làm sạch dữ liệu trẻ em."
+    assert closest_sentence("Một  câu   duy nhất, không tách.", other) == "Một câu duy nhất, không tách."

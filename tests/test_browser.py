@@ -156,6 +156,24 @@ def test_compare_cam_lo_with_tra_cu(page, base_url):
     shot(page, "compare-print")
 
 
+def test_compare_unmatched_task_links_to_its_nearest_counterpart(page, base_url):
+    """Đắk Nông (by agency) against Lạng Sơn (by topic): the Sở's clean-up duty 1.4 has no match; its row
+    quotes Lạng Sơn III.7's clean-up sentence and links to the row where III.7 is paired."""
+    page.goto(base_url + "/compare?a=dak-nong-2024&b=lang-son-2023")
+    row = page.locator('.cmp-row[id^="a-"]', has_text="Hướng dẫn, đôn đốc Ủy ban nhân dân các huyện").first
+    near = row.locator(".cmp-b .nearest")
+    assert "Gần nhất ở B: mục III.7" in near.inner_text() and "làm sạch dữ liệu" in near.locator("q").inner_text()
+    href = near.locator("a").get_attribute("href")
+    assert href.startswith("#p-")
+    near.scroll_into_view_if_needed()
+    shot(page, "compare-nearest")
+    near.locator("a").click()
+    target = page.locator(href)
+    assert "III.7" in target.inner_text() and target.is_visible()
+    assert page.evaluate("location.hash") == href
+    assert no_horizontal_overflow(page)
+
+
 def test_evolution_years_in_order(page, base_url):
     page.goto(base_url + "/evolution")
     page.fill("#q", "Tháng hành động vì trẻ em")

@@ -72,6 +72,9 @@ def test_draft_check_paste_report_and_download(page, base_url, tmp_path):
     page.wait_for_selector("#missing")
     missing = page.inner_text("#missing")
     assert "lớp dạy bơi" in missing and "chuẩn hóa" in missing
+    cleanup = page.locator("#missing .check-item", has_text="làm sạch dữ liệu")
+    assert "Gần nhất trong dự thảo: mục 4" in cleanup.locator(".nearest").inner_text()
+    assert cleanup.locator(".nearest q").is_visible()
     peers = page.inner_text("#peers")
     assert "3/3 đơn vị cùng cấp" in peers and "Công văn số" in peers
     assert page.locator("#peers button.copy").first.is_visible()  # the copy button, revealed by JS

@@ -55,6 +55,20 @@ def test_compare_cam_lo_tra_cu(client):
     assert "9" in [u["path"] for u in c["only_in_a"]]
 
 
+def test_unmatched_units_point_at_their_nearest_counterpart(client):
+    """Đắk Nông 1.4 (the Sở's data clean-up duty) matches nothing in Lạng Sơn: III.7 is paired with 1.5. The
+    unit says so, and points at III.7 and at its clean-up sentence rather than its first one."""
+    c = client.get("/api/compare", params={"a": "dak-nong-2024", "b": "lang-son-2023"}).json()
+    u = next(x for x in c["only_in_a"] if x["path"] == "1 • 4")
+    near = u["nearest"]
+    assert near["unit"]["path"] == "III.7" and near["unit"]["doc_id"] == "lang-son-2023"
+    assert "làm sạch dữ liệu" in near["sentence"] and not near["unit"]["text"].startswith(near["sentence"][:30])
+    assert near["margin"] < 0.06 <= max(p["margin"] for p in c["pairs"])  # below the threshold: a hint, not a match
+    assert "III.7" in {p["b"]["path"] for p in c["pairs"]}  # the counterpart is someone else's match
+    assert all(x["nearest"]["unit"]["doc_id"] == "dak-nong-2024" for x in c["only_in_b"])
+    assert all("nearest" not in p["a"] for p in c["pairs"])  # matched units carry no hint
+
+
 def test_compare_by_place_and_year(client):
     r = client.get("/api/compare", params={"a": "cam lo 2023", "b": "Trà Cú 2022"})
     assert r.status_code == 200 and r.json()["b"]["doc_id"] == "tra-cu-2022"
@@ -160,7 +174,22 @@ def test_export_csv(client):
     c = client.get("/api/compare", params={"a": "cam-lo-2023", "b": "tra-cu-2022"}).json()
     assert len(rows) - 1 == len(c["pairs"]) + len(c["only_in_a"]) + len(c["only_in_b"])
     row3 = next(x for x in rows[1:] if x[0] == "3")
-    assert row3[3] == "II.3" and "{+bổn phận của trẻ em+}" in row3[7]
+    assert row3[3] == "II.3" and "{+bổn phận của trẻ em+}" in row3[7] and row3[8] == ""
+    nine = next(x for x in rows[1:] if x[0] == "9")  # Cam Lộ's statistics task: Trà Cú has none
+    near = next(u for u in c["only_in_a"] if u["path"] == "9")["nearest"]
+    assert nine[3] == "" and nine[8] == f"{near['unit']['path']}: “{near['sentence']}”"
+
+
+def test_exports_carry_the_nearest_hint(client):
+    params = {"a": "dak-nong-2024", "b": "lang-son-2023"}
+    md = client.get("/api/compare/export", params={**params, "format": "md"}).text
+    only_a = md.split("## Chỉ có trong A", 1)[1].split("## Chỉ có trong B", 1)[0]
+    assert "*Gần nhất ở B (chưa đủ giống để ghép cặp): mục III.7: “… chỉ đạo" not in only_a  # no invented "…"
+    assert "*Gần nhất ở B (chưa đủ giống để ghép cặp): mục III.7: “chỉ đạo triển khai Đề án 06" in only_a
+    doc = Document(io.BytesIO(client.get("/api/compare/export", params={**params, "format": "docx"}).content))
+    paras = [p for p in doc.paragraphs if p.text.startswith("1 • 4")]
+    assert paras and "Gần nhất ở B (chưa đủ giống để ghép cặp): mục III.7" in paras[0].text
+    assert any(r.italic and "III.7" in r.text for r in paras[0].runs)
 
 
 def test_export_markdown(client):

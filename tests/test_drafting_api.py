@@ -120,6 +120,15 @@ def test_draft_check_four_parts(report):
     assert any("Ngôi nhà an toàn" in t for t in only)
 
 
+def test_missing_task_shows_the_drafts_nearest_task(report):
+    """The guidance's data clean-up task (Đề án 06) is missing; the draft's nearest task is 4, the child-
+    friendly commune assessment (it cites Quyết định 06/QĐ-TTg), shown so that a drafter can check by eye."""
+    m = next(x for x in report["missing_from_guidance"] if "làm sạch dữ liệu" in x["unit"]["text"])
+    near = m["nearest"]
+    assert near["unit"]["doc_id"] == "du-thao" and near["unit"]["path"] == "4"
+    assert "phù hợp với trẻ em" in near["sentence"] and near["margin"] < 0.06
+
+
 def test_draft_check_docx_has_tracked_changes_against_last_year(client):
     r = client.post("/api/draft-check", data={"text": draft_text(), "format": "docx"})
     assert r.status_code == 200 and r.content[:2] == b"PK"
@@ -142,6 +151,8 @@ def test_draft_check_markdown(client):
     md = r.text
     assert "## 2. Nhiệm vụ đa số đơn vị cùng cấp có mà dự thảo chưa có" in md and "dạy bơi" in md
     assert "~~" in md and "**" in md
+    part1 = md.split("## 1.", 1)[1].split("## 2.", 1)[0]
+    assert "  - Gần nhất trong dự thảo: mục 4 — “" in part1
 
 
 def test_draft_check_docx_upload(client):

@@ -86,6 +86,8 @@ def test_cli_evolve_and_compare(seed_index, capsys):
     assert main(["compare", "cam lo 2023", "Trà Cú 2022", "--index-dir", str(seed_index)]) == 0
     out = capsys.readouterr().out
     assert "A 3          ↔ B II.3" in out and "Chỉ có trong A" in out
+    only_a = out.split("Chỉ có trong A:", 1)[1].split("Chỉ có trong B:", 1)[0]
+    assert "  9 " in only_a and "gần nhất ở B: " in only_a  # Cam Lộ 9 (statistics), and Trà Cú's nearest task
     assert main(["compare", "cam lo 2023", "cam-lo-2023", "--index-dir", str(seed_index)]) == 2
     assert "itself" in capsys.readouterr().err
     assert main(["compare", "Hà Nội 2023", "cam-lo-2023", "--index-dir", str(seed_index)]) == 2

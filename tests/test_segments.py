@@ -280,3 +280,56 @@ def test_a_reader_keeps_answering_after_a_merge_removed_the_segments_it_opened(s
             assert [h.chunk.chunk.chunk_id for h in r.hits[:20]] == [c for c, _ in want[(q, "hybrid")][1]]
     finally:
         svc.close()
+
+
+# --- the row reader --------------------------------------------------------------------------------------------
+
+def _matrix(tmp_path, rows: int = 50, dim: int = 8) -> tuple[Path, np.ndarray]:
+    m = np.arange(rows * dim, dtype=np.float32).reshape(rows, dim) / 7
+    np.save(tmp_path / "m.npy", m)
+    return tmp_path / "m.npy", m
+
+
+def test_row_reader_reads_the_rows_asked_for(tmp_path):
+    from indexer.index.segment import RowReader
+
+    path, m = _matrix(tmp_path)
+    r = RowReader(path)
+    pos = np.array([49, 0, 7, 7, 23])
+    assert np.array_equal(r.rows(pos), m[pos]) and r.rows(np.array([], dtype=np.int64)).shape == (0, 8)
+    with pytest.raises(IndexError):
+        r.rows(np.array([50]))
+    r.close()
+
+
+def test_row_reader_finishes_after_a_short_read(tmp_path, monkeypatch):
+    """The compiled loop stops at a pread that returns less than a row (a signal, say); the row is read again
+    through os.pread and the loop resumes after it, so the caller gets every row right."""
+    from indexer.index import segment
+
+    path, m = _matrix(tmp_path)
+    real, calls = segment._read_rows, []
+
+    def flaky(fd, at, row_bytes, pos, out):
+        calls.append(len(pos))
+        if len(calls) == 1:  # the first call gives up after two rows
+            return real(fd, at, row_bytes, pos[:2], out[:2])
+        return real(fd, at, row_bytes, pos, out)
+
+    monkeypatch.setattr(segment, "_read_rows", flaky)
+    r = segment.RowReader(path)
+    pos = np.array([3, 9, 11, 40, 2, 5])
+    assert np.array_equal(r.rows(pos), m[pos]) and calls == [6, 3]  # rows 0–1 fast, row 2 slow, rows 3–5 fast
+    r.close()
+
+
+def test_row_reader_reports_a_truncated_matrix(tmp_path):
+    from indexer.index.segment import RowReader
+
+    path, _ = _matrix(tmp_path)
+    r = RowReader(path)
+    os.truncate(path, path.stat().st_size - 20)  # the last row loses 5 of its 8 floats
+    assert np.array_equal(r.rows(np.array([48]))[0], np.arange(48 * 8, 49 * 8, dtype=np.float32) / 7)
+    with pytest.raises(OSError, match="short read of row 49"):
+        r.rows(np.array([1, 49]))
+    r.close()

@@ -138,3 +138,25 @@ def test_a_failing_warmer_is_logged_and_the_others_still_run(search_service, cap
     finally:
         svc._warmers[:] = saved
     assert ran == [5] and "warming broken failed" in caplog.text and "disk full" in caplog.text
+
+
+def test_an_encoder_that_cannot_load_is_reported_not_waited_for(seed_index, monkeypatch, caplog):
+    """Before, ``warm`` stayed false for ever when the model could not be loaded, so a load balancer (or the
+    benchmark) waited on a server that would never warm; now the warm-up finishes and says why."""
+    from search_api.app import create_app
+    from search_api.service import SearchService
+
+    svc = SearchService.open(seed_index)
+    try:
+        def broken(self, text):
+            raise OSError("model file missing: .models/multilingual-e5-small")
+
+        monkeypatch.setattr(SearchService, "_encode_query", broken)
+        client = TestClient(create_app(seed_index, service=svc))
+        assert client.get("/api/status").json()["warm"] is False
+        svc.warm()
+        st = client.get("/api/status").json()
+        assert st["warm"] is True and "model file missing" in st["encoder_error"]
+        assert "the encoder could not be loaded" in caplog.text
+    finally:
+        svc.close()

@@ -470,10 +470,25 @@ class RowReader:
             return out
         if pos.min() < 0 or pos.max() >= self.n:
             raise IndexError(f"{self._file.name}: row out of range")
-        done = _read_rows(self._file.fileno(), self._at, self.dim * 4, pos, out)
-        if done != len(pos):
-            raise OSError(f"{self._file.name}: short read of row {int(pos[done])}")
+        fd, row_bytes = self._file.fileno(), self.dim * 4
+        done = _read_rows(fd, self._at, row_bytes, pos, out)
+        while done < len(pos):  # a short or interrupted pread: that row through os.pread, then the fast loop again
+            self._read_row(int(pos[done]), out[done])
+            done += 1
+            done += _read_rows(fd, self._at, row_bytes, pos[done:], out[done:])
         return out
+
+    def _read_row(self, row: int, into: np.ndarray) -> None:
+        """One row with ``os.pread``, which retries on EINTR (PEP 475); reads again after a short read and
+        stops only at the end of the file (a truncated matrix)."""
+        buf, n = memoryview(into).cast("B"), self.dim * 4
+        got, at = 0, self._at + row * n
+        while got < n:
+            b = os.pread(self._file.fileno(), n - got, at + got)
+            if not b:
+                raise OSError(f"{self._file.name}: short read of row {row} (the file ends at byte {at + got})")
+            buf[got:got + len(b)] = b
+            got += len(b)
 
     def close(self) -> None:
         self._file.close()

@@ -196,6 +196,10 @@ class Alignment:
     only_a: list[int]  # unmatched and not joined to any group
     only_b: list[int]
     joins: list[AlignedPair] = field(default_factory=list)  # many-to-one links, each sharing a unit with a pair
+    # for each unit left unmatched, the other document's most similar unit (any unit, whole or item, paired or
+    # not): a hint for the reader, not a match (its margin was below the threshold)
+    nearest_a: dict[int, AlignedPair] = field(default_factory=dict)  # only_a unit → its nearest B unit
+    nearest_b: dict[int, AlignedPair] = field(default_factory=dict)  # only_b unit → its nearest A unit
 
     def links(self) -> list[AlignedPair]:
         """Every predicted correspondence (core pairs and joins)."""
@@ -248,6 +252,31 @@ def split_sentences(text: str) -> list[str]:
         else:
             out.append(f)
     return out or [fold_key(text)]
+
+
+@functools.lru_cache(maxsize=8192)  # the page, its JSON twin and its exports ask for the same ones
+def closest_sentence(text: str, other_folded: str) -> str:
+    """The sentence of ``text`` (as written) that shares most folded words and word pairs with another unit
+    (``other_folded``: its ``fold_key``): what a reader should look at first when ``text`` is that unit's nearest
+    but not its match. Pieces are folded through the cache the sentence similarity fills."""
+    pieces = [x.strip() for x in _SENTENCE_END.split(text) if x and x.strip()]
+    if len(pieces) < 2:
+        return " ".join(text.split())
+    theirs = _piece_terms(other_folded)
+
+    def score(piece: str) -> float:
+        mine = _piece_terms(_fold_piece(piece))
+        return len(mine & theirs) / (len(mine) ** 0.5 or 1.0)
+
+    return " ".join(max(pieces, key=score).split())
+
+
+def _terms(folded: str) -> frozenset[str]:
+    w = folded.split()
+    return frozenset(w) | {f"{x}_{y}" for x, y in itertools.pairwise(w)}
+
+
+_piece_terms = functools.lru_cache(maxsize=65536)(_terms)
 
 
 def _without_agency_line(u: AlignUnit) -> str:
@@ -510,8 +539,11 @@ def match(a: DocUnits, b: DocUnits, cfg: AlignConfig, sim: np.ndarray, margin: n
 
     used_a = {i for i, _ in pairs} | {i for i, _ in joins}
     used_b = {j for _, j in pairs} | {j for _, j in joins}
-    return Alignment(a, b, [link(i, j) for i, j in pairs], [i for i in chosen_a if i not in used_a],
-                     [j for j in chosen_b if j not in used_b], [link(i, j) for i, j in sorted(joins)])
+    only_a = [i for i in chosen_a if i not in used_a]
+    only_b = [j for j in chosen_b if j not in used_b]
+    return Alignment(a, b, [link(i, j) for i, j in pairs], only_a, only_b, [link(i, j) for i, j in sorted(joins)],
+                     nearest_a={i: link(i, int(sim[i].argmax())) for i in only_a} if sim.shape[1] else {},
+                     nearest_b={j: link(int(sim[:, j].argmax()), j) for j in only_b} if sim.shape[0] else {})
 
 
 def _rescue(sim: np.ndarray, margin: np.ndarray, pairs: list[tuple[int, int]], chosen_a: list[int],

@@ -17,7 +17,16 @@ import numpy as np
 from pydantic import BaseModel
 
 from indexer.textnorm import fold
-from search_api.alignment.align import AlignConfig, Alignment, AlignUnit, DocUnits, align, build_units
+from search_api.alignment.align import (
+    AlignConfig,
+    AlignedPair,
+    Alignment,
+    AlignUnit,
+    DocUnits,
+    align,
+    build_units,
+    closest_sentence,
+)
 from search_api.alignment.redline import Redline, redline
 from search_api.exports.tracked_changes import Block, paragraph_text
 from search_api.schemas import ResultDocument
@@ -37,6 +46,25 @@ class CompareUnit(BaseModel):
     heading: str
     text: str
     kind: str
+
+
+class NearestUnit(BaseModel):
+    """The other document's most similar unit to one left unmatched: shown so that a reader can check the
+    task is really absent (plans written agency by agency beside plans written topic by topic leave many
+    real counterparts below the threshold), never counted as a match."""
+
+    unit: CompareUnit
+    sentence: str  # the sentence of ``unit`` closest to the unmatched unit's wording
+    similarity: float  # the alignment score of the two (the matched pairs' scale)
+    margin: float  # below the threshold, or the pair would have matched
+    dense: float
+    lexical: float
+
+
+class OnlyUnit(CompareUnit):
+    """A unit with no counterpart in the other document, and the nearest one it has there."""
+
+    nearest: NearestUnit | None = None
 
 
 class ComparePair(BaseModel):
@@ -75,8 +103,8 @@ class Comparison(BaseModel):
     a: ResultDocument
     b: ResultDocument
     pairs: list[ComparePair]  # one-to-one core pairs, A's order (a group's core pair included)
-    only_in_a: list[CompareUnit]
-    only_in_b: list[CompareUnit]
+    only_in_a: list[OnlyUnit]
+    only_in_b: list[OnlyUnit]
     summary: CompareSummary
     groups: list[CompareGroup] = []  # the many-to-one groups; their joined units are in no other list
 
@@ -110,6 +138,22 @@ def doc_units(svc: SearchService, doc_id: str) -> DocUnits:
 
 def unit_out(u: AlignUnit) -> CompareUnit:
     return CompareUnit(**u.to_dict())
+
+
+def nearest_out(al: Alignment, p: AlignedPair | None, side: str) -> NearestUnit | None:
+    """``p``, an entry of ``al.nearest_a`` (``side`` "b": the nearest unit is B's) or of ``al.nearest_b``
+    (``side`` "a"), with the sentence of the nearest unit closest to the unmatched one."""
+    if p is None:
+        return None
+    u, own = (al.b.units[p.b], al.a.folded[p.a]) if side == "b" else (al.a.units[p.a], al.b.folded[p.b])
+    return NearestUnit(unit=unit_out(u), sentence=closest_sentence(u.text, own), similarity=round(p.similarity, 4),
+                       margin=round(p.margin, 4), dense=round(p.dense, 4), lexical=round(p.lexical, 4))
+
+
+def only_out(al: Alignment, i: int, side: str) -> OnlyUnit:
+    """Unit ``i`` of side ``side`` ("a" or "b"), left unmatched, with its nearest unit on the other side."""
+    u, near = (al.a.units[i], al.nearest_a.get(i)) if side == "a" else (al.b.units[i], al.nearest_b.get(i))
+    return OnlyUnit(**u.to_dict(), nearest=nearest_out(al, near, "b" if side == "a" else "a"))
 
 
 ALIGN_CACHE = 64  # recent comparisons: the page, its JSON twin and its exports ask for the same one
@@ -159,8 +203,8 @@ def compare(svc: SearchService, a: str, b: str, cfg: AlignConfig | None = None) 
         groups.append(CompareGroup(kind=g.kind, a=[unit_out(al.a.units[i]) for i in g.a],
                                    b=[unit_out(al.b.units[j]) for j in g.b], text_similarity=round(r.similarity, 4),
                                    redline=r))
-    only_a = [unit_out(al.a.units[i]) for i in al.only_a]
-    only_b = [unit_out(al.b.units[j]) for j in al.only_b]
+    only_a = [only_out(al, i, "a") for i in al.only_a]
+    only_b = [only_out(al, j, "b") for j in al.only_b]
     shared = sum(1 for p in pairs if p.status == "shared")
     return Comparison(a=doc_a, b=doc_b, pairs=pairs, only_in_a=only_a, only_in_b=only_b, groups=groups,
                       summary=CompareSummary(shared=shared, changed=len(pairs) - shared, new=len(only_b),

@@ -29,9 +29,11 @@ from search_api.alignment.align import Alignment, DocUnits, align, build_units
 from search_api.alignment.compare import (
     SHARED_SIMILARITY,
     CompareUnit,
+    NearestUnit,
     alignment_of,
     doc_units,
     joined,
+    nearest_out,
     unit_out,
 )
 from search_api.alignment.precedents import citation
@@ -53,6 +55,7 @@ class DraftTooLarge(ValueError):
 
 class MissingTask(BaseModel):
     unit: CompareUnit  # the guidance's wording
+    nearest: NearestUnit | None = None  # the draft's closest unit (not close enough to carry it): to check by eye
 
 
 class PeerTask(BaseModel):
@@ -251,7 +254,7 @@ def check_draft(svc: SearchService, d: Directive, *, guidance: str | None = None
     missing = []
     if guidance:
         al = vs[guidance]
-        missing = [MissingTask(unit=unit_out(al.a.units[i]))
+        missing = [MissingTask(unit=unit_out(al.a.units[i]), nearest=nearest_out(al, al.nearest_a.get(i), "b"))
                    for i in _tasks(al.a, _chosen(al, "a")) if i not in _linked(al, "a")]
     changed, unchanged = [], 0
     if previous:

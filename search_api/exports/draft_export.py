@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from search_api.alignment.redline import render_markdown
-from search_api.drafting.draft_check import DraftCheck
+from search_api.drafting.draft_check import DraftCheck, MissingTask
 from search_api.exports.tracked_changes import Block, revisions_docx
 
 NO_PREVIOUS = "Không tìm thấy kế hoạch năm trước của cùng địa phương: toàn bộ dự thảo được ghi là nội dung thêm mới."
@@ -28,7 +28,8 @@ def report_sections(r: DraftCheck) -> list[tuple[str, list[str]]]:
             "Đơn vị cùng cấp: " + ("; ".join(p.title for p in r.peers) or "không có")]
     out = [("Căn cứ đối chiếu", [*r.notices, *refs])]
     out.append(("1. Nhiệm vụ của văn bản hướng dẫn chưa có trong dự thảo",
-                [f"{m.unit.path}. {m.unit.text}" for m in r.missing_from_guidance] or ["(không có)"]))
+                [f"{m.unit.path}. {m.unit.text}{_nearest_note(m)}" for m in r.missing_from_guidance]
+                or ["(không có)"]))
     out.append(("2. Nhiệm vụ đa số đơn vị cùng cấp có mà dự thảo chưa có",
                 [f"{t.peers}/{t.of} đơn vị. Ví dụ ({t.citation}): {t.example.text}" for t in r.common_in_peers]
                 or ["(không có)"]))
@@ -38,6 +39,11 @@ def report_sections(r: DraftCheck) -> list[tuple[str, list[str]]]:
                  for c in r.changed_from_previous] or ["(không có)"]))
     out.append(("4. Nhiệm vụ chỉ dự thảo có", [f"{u.path}. {u.text}" for u in r.only_in_draft] or ["(không có)"]))
     return out
+
+
+def _nearest_note(m: MissingTask) -> str:
+    """" (Gần nhất trong dự thảo: mục 4.)" after a missing guidance task, so the reader can check it by eye."""
+    return f" (Gần nhất trong dự thảo: mục {m.nearest.unit.path}, chưa đủ giống.)" if m.nearest else ""
 
 
 def to_docx(r: DraftCheck, blocks: list[Block]) -> bytes:
@@ -54,7 +60,9 @@ def to_markdown(r: DraftCheck) -> str:
     for head, paras in report_sections(r)[:1]:
         out += [f"## {head}", "", *[f"- {_md(p)}" for p in paras], ""]
     out += ["## 1. Nhiệm vụ của văn bản hướng dẫn chưa có trong dự thảo", ""]
-    out += [f"- **{_md(m.unit.path)}.** {_md(m.unit.text)}" for m in r.missing_from_guidance] or ["(không có)"]
+    out += [f"- **{_md(m.unit.path)}.** {_md(m.unit.text)}"
+            + (f"\n  - Gần nhất trong dự thảo: mục {_md(m.nearest.unit.path)} — “{_md(m.nearest.sentence)}”"
+               if m.nearest else "") for m in r.missing_from_guidance] or ["(không có)"]
     out += ["", "## 2. Nhiệm vụ đa số đơn vị cùng cấp có mà dự thảo chưa có", ""]
     out += [f"- {t.peers}/{t.of} đơn vị — {_md(t.example.text)}\n  - Trích dẫn: {_md(t.citation)}"
             for t in r.common_in_peers] or ["(không có)"]

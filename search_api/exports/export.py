@@ -43,7 +43,8 @@ __all__ = [
 DEL_COLOR = RGBColor(0xC0, 0x00, 0x00)  # Word's tracked-deletion red
 INS_COLOR = RGBColor(0x00, 0x4E, 0xC2)  # tracked-insertion blue
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
-CSV_COLUMNS = ["path_a", "heading_a", "text_a", "path_b", "heading_b", "text_b", "similarity", "redline_text"]
+CSV_COLUMNS = ["path_a", "heading_a", "text_a", "path_b", "heading_b", "text_b", "similarity", "redline_text",
+               "nearest"]
 
 _SUMMARY_LABELS = {
     "pairs": "Cặp nội dung đối chiếu",
@@ -58,6 +59,7 @@ class ExportUnit(BaseModel):
     path: str  # "III.1", "3"
     heading: str
     text: str
+    nearest: str = ""  # an unmatched unit: "III.7: “…its closest sentence…”" of the other side, a hint only
 
 
 class ExportPair(BaseModel):
@@ -168,7 +170,7 @@ def to_docx(cmp: ComparisonExport) -> bytes:
         _unit_cell(cells[1], pair.b)
         _add_redline_runs(cells[2].paragraphs[0], pair.redline)
         cells[3].text = _pct(pair.similarity)
-    for title, units in (("Chỉ có trong A", cmp.only_a), ("Chỉ có trong B", cmp.only_b)):
+    for title, other, units in (("Chỉ có trong A", "B", cmp.only_a), ("Chỉ có trong B", "A", cmp.only_b)):
         doc.add_heading(title, level=2)
         if not units:
             doc.add_paragraph("(không có)")
@@ -178,7 +180,13 @@ def to_docx(cmp: ComparisonExport) -> bytes:
             if head:
                 p.add_run(_clean(head) + "\n").bold = True
             p.add_run(_clean(u.text))
+            if u.nearest:
+                p.add_run(_clean(f"\n{_near_label(other)} {u.nearest}")).italic = True
     return _save(doc)
+
+
+def _near_label(side: str) -> str:
+    return f"Gần nhất ở {side} (chưa đủ giống để ghép cặp): mục"
 
 
 def redline_to_docx(redline: Redline, title: str) -> bytes:
@@ -218,9 +226,12 @@ def to_markdown(cmp: ComparisonExport) -> str:
         a, b = pair.a, pair.b
         out += [f"### A {_md(a.path)} ↔ B {_md(b.path)} — tương đồng {_pct(pair.similarity)}", "",
                 render_markdown(pair.redline), ""]
-    for title, units in (("Chỉ có trong A", cmp.only_a), ("Chỉ có trong B", cmp.only_b)):
+    for title, other, units in (("Chỉ có trong A", "B", cmp.only_a), ("Chỉ có trong B", "A", cmp.only_b)):
         out += [f"## {title}", ""]
-        out += [x for u in units for x in (_md_unit(u), "")] or ["(không có)", ""]
+        for u in units:
+            out += [_md_unit(u), ""] + ([f"*{_near_label(other)} {_md(u.nearest)}*", ""] if u.nearest else [])
+        if not units:
+            out += ["(không có)", ""]
     return "\n".join(out)
 
 
@@ -237,15 +248,16 @@ def _cell(s: str) -> str:
 
 
 def to_csv(cmp: ComparisonExport) -> bytes:
-    """One row per aligned pair, then one per unmatched unit (other side empty); UTF-8 with BOM, CRLF."""
+    """One row per aligned pair, then one per unmatched unit (other side empty, its nearest unit there in
+    ``nearest``); UTF-8 with BOM, CRLF."""
     buf = io.StringIO()
     w = csv.writer(buf)  # default dialect: quoting where needed, \r\n line ends (what Excel expects)
     w.writerow(CSV_COLUMNS)
     for p in cmp.pairs:
         w.writerow([_cell(x) for x in (p.a.path, p.a.heading, p.a.text, p.b.path, p.b.heading, p.b.text,
-                                       f"{p.similarity:.4f}", render_text(p.redline))])
+                                       f"{p.similarity:.4f}", render_text(p.redline), "")])
     for u in cmp.only_a:
-        w.writerow([_cell(x) for x in (u.path, u.heading, u.text, "", "", "", "", "")])
+        w.writerow([_cell(x) for x in (u.path, u.heading, u.text, "", "", "", "", "", u.nearest)])
     for u in cmp.only_b:
-        w.writerow([_cell(x) for x in ("", "", "", u.path, u.heading, u.text, "", "")])
+        w.writerow([_cell(x) for x in ("", "", "", u.path, u.heading, u.text, "", "", u.nearest)])
     return buf.getvalue().encode("utf-8-sig")

@@ -12,10 +12,13 @@ from search_api.alignment.redline import Redline, render_html
 from search_api.service import SearchService
 from web.views.common import (
     doc_url,
+    item_url,
     percent,
     redline_sides,
     unit_label_of,
 )
+
+NEAR_CHARS = 240  # how much of the nearest unit's wording an unmatched row quotes
 
 
 @dataclass
@@ -31,6 +34,11 @@ class CompareRow:
     status: str  # Vietnamese status label
     status_class: str
     focused: bool
+    near_label: str = ""  # an unmatched unit's nearest unit on the other side ("III.7 · …"), a hint only
+    near_url: str = ""  # its row on this page, or its place in its document
+    near_text: str = ""  # its sentence closest to this row's wording
+    near_chunk: str = ""
+    units: tuple[str, ...] = ()  # chunk ids this row shows (where a pointer to one of them lands)
 
 
 @dataclass
@@ -93,20 +101,40 @@ def build_compare_view(svc: SearchService, a: str, b: str, chunk: str = "") -> C
                 "group", "g-" + p.a.chunk_id.split("~", 1)[-1], ", ".join(u.path for u in g.a),
                 ", ".join(u.path for u in g.b), _units_html(g.a), _units_html(g.b), render_html(g.redline),
                 percent(g.text_similarity), f"{label_kind}: {len(g.a)} ↔ {len(g.b)} nhiệm vụ", "changed",
-                chunk in {u.chunk_id for u in (*g.a, *g.b)}))
+                chunk in {u.chunk_id for u in (*g.a, *g.b)}, units=tuple(u.chunk_id for u in (*g.a, *g.b))))
             continue
         ha, hb = redline_sides(rl)
         view.rows.append(CompareRow(
             "pair", "p-" + p.a.chunk_id.split("~", 1)[-1], unit_label_of(p.a), unit_label_of(p.b), ha, hb,
             render_html(rl), percent(p.text_similarity),
             "Có sửa đổi" if p.status == "changed" else "Sửa ít" if rl.changes else "Giống hệt", p.status,
-            chunk in (p.a.chunk_id, p.b.chunk_id)))
+            chunk in (p.a.chunk_id, p.b.chunk_id), units=(p.a.chunk_id, p.b.chunk_id)))
     for u in c.only_in_a:
-        view.rows.append(CompareRow("only_a", "a-" + u.chunk_id.split("~", 1)[-1], unit_label_of(u), "",
-                                    Markup(escape(u.text)), Markup(""), Markup(""), "", "Chỉ có trong A",
-                                    "only-a", chunk == u.chunk_id))
+        view.rows.append(_only_row("only_a", u, chunk, "a-"))
     for u in c.only_in_b:
-        view.rows.append(CompareRow("only_b", "b-" + u.chunk_id.split("~", 1)[-1], "", unit_label_of(u),
-                                    Markup(""), Markup(escape(u.text)), Markup(""), "", "Chỉ có trong B",
-                                    "only-b", chunk == u.chunk_id))
+        view.rows.append(_only_row("only_b", u, chunk, "b-"))
+    shown = {cid: r.anchor for r in reversed(view.rows) for cid in r.units}
+    for r in view.rows:
+        if r.near_chunk:
+            r.near_url = f"#{shown[r.near_chunk]}" if r.near_chunk in shown else r.near_url
     return view
+
+
+def _only_row(kind: str, u: Any, chunk: str, prefix: str) -> CompareRow:
+    """A unit with no counterpart, and a pointer to the other side's nearest unit: to its row on this page
+    when it has one (set by the caller), else to its place in its document (an item of a task compared
+    whole, or the reverse)."""
+    text = Markup(escape(u.text))
+    side_a = kind == "only_a"
+    row = CompareRow(kind, prefix + u.chunk_id.split("~", 1)[-1], unit_label_of(u) if side_a else "",
+                     "" if side_a else unit_label_of(u), text if side_a else Markup(""),
+                     Markup("") if side_a else text, Markup(""), "", "Chỉ có trong A" if side_a else "Chỉ có trong B",
+                     "only-a" if side_a else "only-b", chunk == u.chunk_id, units=(u.chunk_id,))
+    n = u.nearest
+    if n is not None:
+        words = n.sentence if len(n.sentence) <= NEAR_CHARS else n.sentence[:NEAR_CHARS].rsplit(" ", 1)[0] + " …"
+        row.near_label = unit_label_of(n.unit)
+        row.near_text = words if " ".join(n.unit.text.split()).startswith(n.sentence[:40]) else "… " + words
+        row.near_chunk = n.unit.chunk_id
+        row.near_url = item_url(n.unit.doc_id, n.unit.chunk_id, n.unit.path)
+    return row

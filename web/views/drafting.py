@@ -151,6 +151,8 @@ class UnitItem:
     note: str = ""
     citation: str = ""
     redline: Markup | None = None
+    near_path: str = ""  # a missing guidance task: the draft's closest task, to check by eye
+    near_text: str = ""
 
 
 @dataclass
@@ -184,7 +186,9 @@ def draft_check_view(r: DraftCheck, text: str, guidance_id: str = "", previous_i
     if r.previous:
         v.previous = (r.previous.title, doc_url(r.previous.doc_id))
     v.peers = [(d.title, doc_url(d.doc_id)) for d in r.peers]
-    v.missing = [UnitItem(m.unit.path, m.unit.text, unit_url(m.unit.doc_id, m.unit.chunk_id, m.unit.path))
+    v.missing = [UnitItem(m.unit.path, m.unit.text, unit_url(m.unit.doc_id, m.unit.chunk_id, m.unit.path),
+                          near_path=m.nearest.unit.path if m.nearest else "",
+                          near_text=m.nearest.sentence if m.nearest else "")
                  for m in r.missing_from_guidance]
     v.common = [UnitItem(t.example.path, t.example.text, unit_url(t.example.doc_id, t.example.chunk_id, t.example.path),
                          f"{t.peers}/{t.of} đơn vị cùng cấp có nhiệm vụ này", t.citation) for t in r.common_in_peers]
