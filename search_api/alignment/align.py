@@ -196,8 +196,8 @@ class Alignment:
     only_a: list[int]  # unmatched and not joined to any group
     only_b: list[int]
     joins: list[AlignedPair] = field(default_factory=list)  # many-to-one links, each sharing a unit with a pair
-    # for each unit left unmatched, the other document's most similar unit (any unit, whole or item, paired or
-    # not): a hint for the reader, not a match (its margin was below the threshold)
+    # for each unit left unmatched, the other document's most similar unit (an item or a task without items,
+    # paired or not): a hint for the reader, not a match (its margin was below the threshold)
     nearest_a: dict[int, AlignedPair] = field(default_factory=dict)  # only_a unit → its nearest B unit
     nearest_b: dict[int, AlignedPair] = field(default_factory=dict)  # only_b unit → its nearest A unit
 
@@ -541,9 +541,21 @@ def match(a: DocUnits, b: DocUnits, cfg: AlignConfig, sim: np.ndarray, margin: n
     used_b = {j for _, j in pairs} | {j for _, j in joins}
     only_a = [i for i in chosen_a if i not in used_a]
     only_b = [j for j in chosen_b if j not in used_b]
+    near_b, near_a = _nearest(sim, b), _nearest(sim.T, a)
     return Alignment(a, b, [link(i, j) for i, j in pairs], only_a, only_b, [link(i, j) for i, j in sorted(joins)],
-                     nearest_a={i: link(i, int(sim[i].argmax())) for i in only_a} if sim.shape[1] else {},
-                     nearest_b={j: link(int(sim[:, j].argmax()), j) for j in only_b} if sim.shape[0] else {})
+                     nearest_a={i: link(i, near_b[i]) for i in only_a} if near_b else {},
+                     nearest_b={j: link(near_a[j], j) for j in only_b} if near_a else {})
+
+
+def _nearest(sim: np.ndarray, du: DocUnits) -> list[int]:
+    """For each row, the most similar unit of ``du`` (the columns) that is not a bundle of items: an item, or a
+    task without items. A whole agency task ("1. Sở Lao động…", eight duties) resembles everything a little,
+    so pointing a reader at it says less than pointing at the duty inside it."""
+    atomic = [i for i, u in enumerate(du.units) if not (du.groups[u.group].items and du.groups[u.group].whole == i)]
+    if not atomic or not sim.shape[0]:
+        return []
+    cols = np.asarray(atomic)
+    return [int(x) for x in cols[sim[:, cols].argmax(axis=1)]]
 
 
 def _rescue(sim: np.ndarray, margin: np.ndarray, pairs: list[tuple[int, int]], chosen_a: list[int],
